@@ -1,0 +1,86 @@
+"""MNIST and Fashion-MNIST as in-memory tensors, with their files checked first."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torchvision import datasets
+
+# MD5 of the uncompressed IDX files, as published with the originals
+# (see ../shared/data/README.md). A file that does not match is never used.
+CHECKSUMS = {
+    "mnist": {
+        "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+        "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+        "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+        "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+
+
+class DataError(RuntimeError):
+    """A dataset file is missing, truncated or corrupted."""
+
+
+class Split(NamedTuple):
+    """One split in memory: ``x`` (N, D) floats in [0, 1] and ``y`` (N,) labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    """The data folder: ``root`` if given, else ``$VAECORE_DATA``, else ``~/.cache/vaecore/data``."""
+    if root is None:
+        root = os.environ.get("VAECORE_DATA") or Path.home() / ".cache" / "vaecore" / "data"
+    return Path(root).expanduser()
+
+
+def load(dataset: str, train: bool, root: str | Path | None = None, size: int | None = None) -> Split:
+    """Load one split as flat float tensors.
+
+    Downloads (as torchvision does) only when the dataset's folder does not exist
+    at all; a folder with a missing or damaged file is an error naming the file.
+
+    Args:
+        dataset: ``"mnist"`` or ``"fashion-mnist"``.
+        train: the 60,000-image training split, else the 10,000-image test split.
+        root: data folder (default: see :func:`data_root`).
+        size: keep only the first ``size`` images.
+
+    Returns:
+        The split, images flattened to (N, 784) and scaled to [0, 1].
+    """
+    kind = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset]
+    root = data_root(root)
+    raw = root / kind.__name__ / "raw"
+    if not raw.exists():
+        print(f"{raw} not found: downloading {kind.__name__} into {root}")
+        kind(root=root, train=train, download=True)
+    prefix = "train" if train else "t10k"
+    for name in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
+        verify(raw / name, CHECKSUMS[dataset][name])
+    data = kind(root=root, train=train, download=False)
+    x = data.data[:size].flatten(1).float().div_(255)  # (N, 784)
+    return Split(x, data.targets[:size].clone())
+
+
+def verify(path: Path, md5: str) -> None:
+    """Raise :class:`DataError` naming ``path`` unless it exists with the given MD5."""
+    if not path.is_file():
+        raise DataError(f"missing data file {path}; set VAECORE_DATA to a folder holding "
+                        f"MNIST/raw (see README), or remove {path.parent} to download again")
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    if digest != md5:
+        raise DataError(f"data file {path} is truncated or corrupted "
+                        f"(md5 {digest}, expected {md5}, size {path.stat().st_size} bytes)")
