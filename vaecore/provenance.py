@@ -26,8 +26,19 @@ def commit() -> str:
 def machine(device: torch.device | str = "cpu") -> dict:
     """A short description of the hardware a run used."""
     device = torch.device(device)
-    info = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+    info = {"platform": platform.platform(), "cpu": cpu_name(),
             "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def cpu_name() -> str:
+    """The processor's model name where Linux tells it, else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()

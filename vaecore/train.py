@@ -26,6 +26,10 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+class CheckpointMismatch(ValueError):
+    """A checkpoint to resume was trained with another configuration."""
+
+
 def resolve_device(name: str) -> torch.device:
     """``cuda`` when asked for and present, else the CPU (with a warning if cuda was asked for)."""
     if name == "cuda" and not torch.cuda.is_available():
@@ -91,7 +95,7 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
     Args:
         config: the experiment.
         train_set, test_set: data in memory; the test set is the validation set.
-        out_dir: folder of ``checkpoint.pt``.
+        out_dir: folder of ``checkpoint.pt`` and ``config.yaml``.
         resume: continue from ``out_dir/checkpoint.pt`` if it exists (else it is an error
             for one to exist).
         progress: show a tqdm bar over epochs.
@@ -100,6 +104,8 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
         The trained model (in eval mode) and its history, one entry per epoch.
 
     Raises:
+        FileExistsError: a checkpoint exists and ``resume`` is false.
+        CheckpointMismatch: the checkpoint to resume belongs to another config.
         TrainingDiverged: the loss became NaN or infinite; the last good checkpoint is kept.
     """
     device = resolve_device(config.device)
@@ -117,7 +123,7 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
         state = load_checkpoint(path, device)
         saved = Config.from_dict(state["config"])
         if saved.fingerprint() != config.fingerprint():
-            raise ValueError(f"{path} was trained with another config ({saved}); "
+            raise CheckpointMismatch(f"{path} was trained with another config ({saved}); "
                              f"it cannot be resumed as {config}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -125,6 +131,7 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
         if state["cuda_rng"] and device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         history = state["history"]
+    config.to_yaml(out_dir / "config.yaml")
 
     x_train, x_test = train_set.x.to(device), test_set.x.to(device)
     version = commit()

@@ -1,0 +1,68 @@
+"""Test-set figures of merit: the ELBO terms and the importance-weighted bound on log p(x)."""
+
+import pytest
+import torch
+
+from vaecore.evaluate import elbo, iwae_nll
+from vaecore.train import make_model, train
+
+
+@pytest.fixture(scope="module", params=[1, 2, 16], ids=lambda n: f"n{n}")
+def trained(request, mnist, tiny_config, tmp_path_factory):
+    """(model, config, test images): n in {1, 2, 16}, 2 epochs on 1000 images, beta = 1."""
+    config = tiny_config(n=request.param, epochs=2)
+    model, _ = train(config, *mnist, tmp_path_factory.mktemp("run"), progress=False)
+    return model, config, mnist[1].x
+
+
+def test_iwae_bound_is_at_most_the_negative_elbo(trained):
+    """The k = 64 estimate of -log p(x) is below the negative ELBO (recon + KL)."""
+    model, config, x = trained
+    terms = elbo(model, x, config)
+    assert iwae_nll(model, x, config, k=64, seed=0) < terms.recon + terms.kl
+
+
+def test_iwae_bound_tightens_with_k(trained):
+    """More importance samples give a tighter (lower) estimate of -log p(x)."""
+    model, config, x = trained
+    k1, k8, k64 = (iwae_nll(model, x, config, k=k, seed=0) for k in (1, 8, 64))
+    assert k1 > k8 > k64
+
+
+def test_iwae_with_one_sample_estimates_the_negative_elbo(trained):
+    """With k = 1 the IWAE estimate is a one-sample negative ELBO: close to recon + KL."""
+    model, config, x = trained
+    terms = elbo(model, x, config)
+    assert iwae_nll(model, x, config, k=1, seed=0) == pytest.approx(terms.recon + terms.kl, rel=0.05)
+
+
+def test_elbo_is_deterministic_for_a_seed(mnist, tiny_config):
+    """Repeated evaluations with one seed agree exactly; another seed samples other z."""
+    config = tiny_config(n=2)
+    model, x = make_model(config, 784), mnist[1].x
+    assert elbo(model, x, config, seed=5) == elbo(model, x, config, seed=5)
+    assert elbo(model, x, config, seed=5).recon != elbo(model, x, config, seed=6).recon
+
+
+def test_elbo_total_is_recon_plus_beta_kl(mnist, tiny_config):
+    """The evaluated total weights the KL by the config's beta."""
+    config = tiny_config(beta=4.0)
+    terms = elbo(make_model(config, 784), mnist[1].x, config)
+    assert terms.total == pytest.approx(terms.recon + 4.0 * terms.kl, rel=1e-5)
+
+
+def test_elbo_batch_size_only_affects_memory(mnist, tiny_config):
+    """Evaluating in one batch or in batches of 64 gives the same per-image means."""
+    config = tiny_config()
+    model, x = make_model(config, 784), mnist[1].x
+    one, many = elbo(model, x, config, batch_size=len(x)), elbo(model, x, config, batch_size=64)
+    assert one.kl == pytest.approx(many.kl, rel=1e-5)  # KL does not depend on the sampled z
+
+
+def test_iwae_is_deterministic_and_leaves_global_rng_alone(mnist, tiny_config):
+    """A fixed seed gives the same estimate twice, and the caller's RNG stream is untouched."""
+    config = tiny_config()
+    model, x = make_model(config, 784), mnist[1].x
+    rng = torch.get_rng_state()
+    assert iwae_nll(model, x, config, k=4, seed=1) == iwae_nll(model, x, config, k=4, seed=1)
+    assert torch.equal(torch.get_rng_state(), rng)

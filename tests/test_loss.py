@@ -1,0 +1,85 @@
+"""The negative ELBO: closed-form KL, per-pixel likelihoods and the beta-weighted total."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from vaecore.loss import kl_standard_normal, recon_nll, vae_loss
+
+D = 784
+
+
+@pytest.mark.parametrize("n", [1, 2, 16])
+def test_kl_matches_torch_distributions(n):
+    """The closed-form KL equals torch's KL(N(mu, sigma) || N(0, 1)) summed over latent dims."""
+    mu, logvar = torch.randn(8, n, dtype=torch.float64), 2 * torch.randn(8, n, dtype=torch.float64)
+    expected = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(kl_standard_normal(mu, logvar), expected)
+
+
+@pytest.mark.parametrize("n", [1, 2, 16])
+def test_kl_is_zero_at_the_prior(n):
+    """A posterior equal to the prior (mu = 0, logvar = 0) has KL exactly 0."""
+    zeros = torch.zeros(3, n)
+    assert torch.equal(kl_standard_normal(zeros, zeros), torch.zeros(3))
+
+
+def test_bernoulli_is_per_pixel_cross_entropy():
+    """Bernoulli NLL is -sum_pixels [x log p + (1 - x) log(1 - p)] with p = sigmoid(logits)."""
+    logits = 3 * torch.randn(5, D, dtype=torch.float64)
+    x = torch.rand(5, D, dtype=torch.float64)
+    p = torch.sigmoid(logits)
+    expected = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
+    torch.testing.assert_close(recon_nll(logits, x, "bernoulli"), expected)
+
+
+def test_gaussian_is_unit_variance_density():
+    """Gaussian NLL is 0.5 ||x - sigmoid(logits)||^2 + D/2 log(2 pi) per image."""
+    logits = torch.randn(5, D, dtype=torch.float64)
+    x = torch.rand(5, D, dtype=torch.float64)
+    expected = 0.5 * (x - torch.sigmoid(logits)).square().sum(-1) + D / 2 * math.log(2 * math.pi)
+    torch.testing.assert_close(recon_nll(logits, x, "gaussian"), expected)
+
+
+def test_recon_nll_broadcasts_over_samples():
+    """Logits of k samples per image (k, B, D) give one NLL per sample and image (k, B)."""
+    logits, x = torch.randn(4, 3, D), torch.rand(3, D)
+    nll = recon_nll(logits, x, "bernoulli")
+    assert nll.shape == (4, 3)
+    torch.testing.assert_close(nll[2], recon_nll(logits[2], x, "bernoulli"))
+
+
+def test_unknown_likelihood_fails():
+    """An unknown likelihood is an error, not a silent default."""
+    with pytest.raises(ValueError, match="poisson"):
+        recon_nll(torch.zeros(1, D), torch.zeros(1, D), "poisson")
+
+
+def _batch(n, b=6):
+    return (torch.randn(b, D, dtype=torch.float64), torch.rand(b, D, dtype=torch.float64),
+            torch.randn(b, n, dtype=torch.float64), torch.randn(b, n, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("n", [1, 2, 16])
+def test_vae_loss_terms_are_batch_means_of_per_image_sums(n, likelihood):
+    """recon and kl are batch means of per-image sums, and total = recon + beta * kl."""
+    logits, x, mu, logvar = _batch(n)
+    terms = vae_loss(logits, x, mu, logvar, beta=0.5, likelihood=likelihood)
+    recon = recon_nll(logits, x, likelihood).mean()
+    kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1).mean()
+    torch.testing.assert_close(terms.recon, recon)
+    torch.testing.assert_close(terms.kl, kl)
+    torch.testing.assert_close(terms.total, recon + 0.5 * kl)
+
+
+def test_beta_weights_only_the_kl_in_the_total():
+    """Changing beta changes the total only; recon and kl stay bit-identical."""
+    logits, x, mu, logvar = _batch(2)
+    one = vae_loss(logits, x, mu, logvar, beta=1.0, likelihood="bernoulli")
+    ten = vae_loss(logits, x, mu, logvar, beta=10.0, likelihood="bernoulli")
+    assert torch.equal(one.recon, ten.recon) and torch.equal(one.kl, ten.kl)
+    assert not torch.equal(one.total, ten.total)
+    torch.testing.assert_close(ten.total, one.recon + 10 * one.kl)

@@ -1,0 +1,89 @@
+"""One run end to end: data, training (resumed), evaluation and its ``metrics.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from vaecore.config import Config
+from vaecore.data import Split, load
+from vaecore.evaluate import elbo, iwae_nll
+from vaecore.model import VAE
+from vaecore.provenance import commit, machine
+from vaecore.train import resolve_device, train
+
+
+class Run(NamedTuple):
+    model: VAE
+    history: dict[str, list]
+    metrics: dict
+    test_set: Split
+
+
+def runs_dir() -> Path:
+    """Where runs keep checkpoints: ``$VAECORE_RUNS``, else ``~/.cache/vaecore/runs``."""
+    return Path(os.environ.get("VAECORE_RUNS") or Path.home() / ".cache" / "vaecore" / "runs").expanduser()
+
+
+def run_dir(config: Config) -> Path:
+    """A config's own folder under :func:`runs_dir`, named for it and its fingerprint."""
+    name = f"{config.dataset}-n{config.n}-beta{config.beta:g}-seed{config.seed}-{config.fingerprint()}"
+    return runs_dir() / name
+
+
+def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path | None = None,
+        progress: bool = True) -> Run:
+    """Train ``config`` (resuming a checkpoint in ``out_dir``), evaluate it, write metrics.json.
+
+    The IWAE estimate is the slow part of evaluation; a ``metrics.json`` already in
+    ``out_dir`` for the same config and the same number of epochs is reused.
+
+    Args:
+        config: the experiment.
+        out_dir: folder for ``checkpoint.pt`` and ``metrics.json`` (default: :func:`run_dir`).
+        data_root: data folder (default: ``$VAECORE_DATA``, see :func:`vaecore.data.data_root`).
+        progress: show progress bars.
+
+    Returns:
+        The model, its history, the metrics and the test set it was evaluated on.
+    """
+    out_dir = Path(out_dir) if out_dir is not None else run_dir(config)
+    train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
+    test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
+    model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
+
+    path = out_dir / "metrics.json"
+    if path.exists():
+        metrics = json.loads(path.read_text())
+        if metrics["config"] == config.to_dict() and metrics["history"] == history:
+            return Run(model, history, metrics, test_set)
+
+    start = time.perf_counter()
+    x_test = test_set.x.to(resolve_device(config.device))
+    test = elbo(model, x_test, config)
+    metrics = {
+        "config": config.to_dict(),
+        "test_total": test.total,
+        "test_recon": test.recon,
+        "test_kl": test.kl,
+        "test_elbo": -(test.recon + test.kl),
+        "test_iwae_nll": iwae_nll(model, x_test, config, k=config.iwae_k),
+        "iwae_k": config.iwae_k,
+        "train_images": len(train_set.x),
+        "test_images": len(test_set.x),
+        "train_seconds": sum(history["seconds"]),
+        "eval_seconds": time.perf_counter() - start,
+        "trained_by": sorted(set(history["commit"])),
+        "evaluated_by": commit(),
+        "machine": machine(x_test.device),
+        "history": history,
+    }
+    if config.likelihood == "bernoulli":
+        metrics["test_bce"] = test.recon
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(metrics, indent=1))
+    os.replace(tmp, path)
+    return Run(model, history, metrics, test_set)

@@ -1,0 +1,146 @@
+"""Tables for the book, built from the runs' metrics.json files."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+# Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
+# The only numbers in the book typed by hand, and only to compare against.
+ORIGINAL_TABLE1 = {
+    (1, 1.0): (156.82, 4.22, 161.04),
+    (2, 1.0): (137.70, 6.80, 144.49),
+    (64, 1.0): (76.23, 23.80, 100.03),
+    (64, 0.1): (59.18, 77.68, 66.94),
+    (64, 0.5): (69.50, 34.30, 86.65),
+    (64, 2.0): (87.29, 15.46, 118.20),
+    (64, 10.0): (143.37, 3.69, 180.22),
+}
+
+
+def load_runs(folder: str | Path) -> dict[str, dict]:
+    """Every ``<name>.json`` metrics file in ``folder``, by name."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.json"))}
+
+
+def _key(metrics: dict) -> tuple[int, float]:
+    return metrics["config"]["n"], float(metrics["config"]["beta"])
+
+
+def _like_report(metrics: dict) -> bool:
+    """Trained on MNIST with the BCE loss, as the report's Table 1 was."""
+    config = metrics["config"]
+    return config.get("dataset", "mnist") == "mnist" and config.get("likelihood", "bernoulli") == "bernoulli"
+
+
+def _row(cells: list) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def table1(runs: dict[str, dict]) -> str:
+    """Table 1 as markdown: ours beside the report's, the difference, and the IWAE NLL.
+
+    Args:
+        runs: metrics by run name; runs with a seed other than 0 are left out (see
+            :func:`seed_table`), as are configurations the report does not have.
+
+    Returns:
+        A markdown table, rows in the report's order.
+    """
+    ours = table1_runs(runs)
+    ours = {_key(m): m for m in ours.values()}
+    lines = [
+        _row(["n", "beta", "BCE", "BCE (report)", "KL", "KL (report)", "total", "total (report)",
+              "total - report", "IWAE NLL", "epochs"]),
+        _row(["---:"] * 11),
+    ]
+    for key, (bce, kl, total) in ORIGINAL_TABLE1.items():
+        if key not in ours:
+            continue
+        m = ours[key]
+        diff = m["test_total"] - total
+        lines.append(_row([
+            key[0], f"{key[1]:g}", f"{m['test_recon']:.2f}", f"{bce:.2f}", f"{m['test_kl']:.2f}", f"{kl:.2f}",
+            f"**{m['test_total']:.2f}**", f"{total:.2f}", f"{diff:+.2f} ({diff / total:+.1%})",
+            f"{m['test_iwae_nll']:.2f}", len(m["history"]["epoch"]),
+        ]))
+    return "\n".join(lines)
+
+
+def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tuple[float, float, int]]]:
+    """Mean, standard deviation and count over seeds of the test metrics, per (n, beta).
+
+    Only (n, beta) pairs run with more than one seed are included.
+    """
+    groups: dict[tuple[int, float], list[dict]] = {}
+    for metrics in filter(_like_report, runs.values()):
+        groups.setdefault(_key(metrics), []).append(metrics)
+    spread = {}
+    for key, group in sorted(groups.items()):
+        if len(group) < 2:
+            continue
+        spread[key] = {
+            term: (statistics.mean(values), statistics.stdev(values), len(values))
+            for term in ("test_recon", "test_kl", "test_total", "test_iwae_nll")
+            for values in [[m[term] for m in group]]
+        }
+    return spread
+
+
+def seed_table(runs: dict[str, dict]) -> str:
+    """The seed spread as markdown: mean +- standard deviation, beside the report's total."""
+    lines = [_row(["n", "beta", "seeds", "BCE", "KL", "total", "total (report)", "mean - report", "IWAE NLL"]),
+             _row(["---:"] * 9)]
+    for key, stats in seed_spread(runs).items():
+        cells = [f"{stats[t][0]:.2f} ± {stats[t][1]:.2f}" for t in ("test_recon", "test_kl", "test_total")]
+        report = ORIGINAL_TABLE1.get(key, (None, None, None))[2]
+        diff = stats["test_total"][0] - report if report else None
+        lines.append(_row([key[0], f"{key[1]:g}", stats["test_total"][2], *cells,
+                           f"{report:.2f}" if report else "-",
+                           f"{diff:+.2f} ({diff / report:+.1%})" if report else "-",
+                           f"{stats['test_iwae_nll'][0]:.2f} ± {stats['test_iwae_nll'][1]:.2f}"]))
+    return "\n".join(lines)
+
+
+def metrics_table(metrics: dict) -> str:
+    """One run's test figures as a markdown table."""
+    rows = [("reconstruction (BCE)" if metrics["config"]["likelihood"] == "bernoulli" else "reconstruction",
+             metrics["test_recon"]),
+            ("KL", metrics["test_kl"]),
+            (f"total (recon + {metrics['config']['beta']:g} KL)", metrics["test_total"]),
+            (f"IWAE NLL (k = {metrics['iwae_k']})", metrics["test_iwae_nll"])]
+    lines = [_row(["test set, nats per image", "value"]), _row(["---", "---:"])]
+    lines += [_row([name, f"{value:.2f}"]) for name, value in rows]
+    return "\n".join(lines)
+
+
+def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
+    """The seed-0 runs of the report's Table 1 configurations, by name."""
+    return {name: m for name, m in runs.items()
+            if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and _like_report(m)}
+
+
+def verdicts(runs: dict[str, dict]) -> str:
+    """One markdown bullet per Table 1 configuration: better or worse than the report, by how much."""
+    lines = []
+    for m in sorted(table1_runs(runs).values(), key=lambda m: list(ORIGINAL_TABLE1).index(_key(m))):
+        n, beta = _key(m)
+        report = ORIGINAL_TABLE1[(n, beta)][2]
+        diff = (m["test_total"] - report) / report
+        word = "lower (better) than" if diff < 0 else "higher (worse) than"
+        lines.append(f"- n = {n}, beta = {beta:g}: {m['test_total']:.2f} nats, {abs(diff):.1%} {word} "
+                     f"the report's {report:.2f}.")
+    return "\n".join(lines)
+
+
+def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
+    """What the Table 1 runs cost: training minutes in all, epochs, seconds per epoch, machine."""
+    table = list(table1_runs(runs).values())
+    seconds = sum(m["train_seconds"] for m in table)
+    epochs = sum(len(m["history"]["epoch"]) for m in table)
+    machines = {(m["machine"]["cpu"], m["machine"]["cores"], m["machine"]["threads"]) for m in table}
+    return {"runs": len(table), "train_minutes": seconds / 60, "epochs": epochs,
+            "epoch_seconds": seconds / max(epochs, 1),
+            "machine": "; ".join(f"{cpu}, {cores} cores, {threads} thread(s) per run"
+                                 for cpu, cores, threads in sorted(machines))}
