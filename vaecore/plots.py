@@ -47,16 +47,17 @@ def latent_traversal(model: VAE, steps: int = 21, limit: float = 5.0) -> Figure:
     if model.n > 2:
         raise ValueError(f"a latent traversal grid needs n <= 2, this model has n = {model.n}")
     axis = torch.linspace(-limit, limit, steps)
+    reach = limit + limit / (steps - 1)  # image centres sit on the grid points
     if model.n == 1:
-        fig, ax = plt.subplots(figsize=(12, 1.2))
-        _show_grid(ax, decode_mean(model, axis[:, None]), nrow=steps, extent=[-limit, limit, 0, 1])
+        fig, ax = plt.subplots(figsize=(12, 1.6))
+        _show_grid(ax, decode_mean(model, axis[:, None]), nrow=steps, extent=[-reach, reach, 0, 2 * reach / steps])
         ax.set_yticks([])
         ax.set_xlabel("$z$")
     else:
         z2, z1 = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # rows from +limit down
         z = torch.stack([z1.flatten(), z2.flatten()], dim=1)  # (steps^2, 2)
         fig, ax = plt.subplots(figsize=(7, 7))
-        _show_grid(ax, decode_mean(model, z), nrow=steps, extent=[-limit, limit, -limit, limit])
+        _show_grid(ax, decode_mean(model, z), nrow=steps, extent=[-reach, reach, -reach, reach])
         ax.set_xlabel("$z_1$")
         ax.set_ylabel("$z_2$")
     ax.set_title(f"decoded images over $z \\in [{-limit:g}, {limit:g}]^{{{model.n}}}$")

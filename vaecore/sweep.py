@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import papermill
@@ -34,9 +35,9 @@ def execute(params: Path, notebook: Path, outdir: Path) -> float:
     config = Config.from_yaml(params)  # fail here, by name, before a kernel starts
     start = time.perf_counter()
     papermill.execute_notebook(
-        str(notebook), str(outdir / f"{params.stem}.ipynb"),
+        str(notebook.resolve()), str((outdir / f"{params.stem}.ipynb").resolve()),
         parameters=yaml.safe_load(params.read_text()),
-        progress_bar=False, cwd=str(notebook.parent),
+        progress_bar=False, cwd=str(notebook.parent.resolve()),
     )
     shutil.copyfile(run_dir(config) / "metrics.json", outdir / f"{params.stem}.json")
     return time.perf_counter() - start
@@ -65,7 +66,8 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     # kernels inherit the environment: split the cores between the workers
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     failed = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # processes, not threads: papermill changes the working directory while it executes
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(execute, p, notebook, outdir): p.stem for p in todo}
         with tqdm(total=len(futures), desc="sweep", unit="config") as bar:
             for future in as_completed(futures):

@@ -88,6 +88,29 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=True)
 
 
+def restore(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Config) -> dict[str, list]:
+    """Load a checkpoint into ``model`` and ``optimizer`` and restore the RNG state.
+
+    Returns:
+        The history so far.
+
+    Raises:
+        CheckpointMismatch: the checkpoint was trained with a config of another fingerprint.
+    """
+    device = next(model.parameters()).device
+    state = load_checkpoint(path, device)
+    saved = Config.from_dict(state["config"])
+    if saved.fingerprint() != config.fingerprint():
+        raise CheckpointMismatch(f"{path} was trained with another config ({saved}); "
+                                 f"it cannot be resumed as {config}")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"].cpu())
+    if state["cuda_rng"] and device.type == "cuda":
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    return state["history"]
+
+
 def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path,
           resume: bool = False, progress: bool = True) -> tuple[VAE, dict[str, list]]:
     """Train ``config`` for ``config.epochs`` epochs, checkpointing into ``out_dir``.
@@ -118,19 +141,7 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
     torch.manual_seed(config.seed)
     model = make_model(config, train_set.x.shape[1]).to(device)
     optimizer = make_optimizer(model, config)
-    history: dict[str, list] = {key: [] for key in HISTORY_KEYS}
-    if path.exists():
-        state = load_checkpoint(path, device)
-        saved = Config.from_dict(state["config"])
-        if saved.fingerprint() != config.fingerprint():
-            raise CheckpointMismatch(f"{path} was trained with another config ({saved}); "
-                             f"it cannot be resumed as {config}")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"].cpu())
-        if state["cuda_rng"] and device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        history = state["history"]
+    history = restore(path, model, optimizer, config) if path.exists() else {key: [] for key in HISTORY_KEYS}
     config.to_yaml(out_dir / "config.yaml")
 
     x_train, x_test = train_set.x.to(device), test_set.x.to(device)
