@@ -101,3 +101,9 @@ def test_original_table_is_internally_consistent():
     """The report's totals are BCE + beta * KL to within its rounding (guards the typed-in numbers)."""
     for (n, beta), (bce, kl, total) in ORIGINAL_TABLE1.items():
         assert total == pytest.approx(bce + beta * kl, abs=0.06), (n, beta)
+
+
+def test_empty_tables_are_a_sentence_not_a_bodiless_table():
+    """With no runs, the tables say so in words (LaTeX cannot typeset a table without rows)."""
+    assert not table1({}).startswith("|")
+    assert not seed_table({}).startswith("|")

@@ -48,8 +48,9 @@ def table1(runs: dict[str, dict]) -> str:
     Returns:
         A markdown table, rows in the report's order.
     """
-    ours = table1_runs(runs)
-    ours = {_key(m): m for m in ours.values()}
+    ours = {_key(m): m for m in table1_runs(runs).values()}
+    if not ours:
+        return "*No run of the report's configurations yet.*"
     lines = [
         _row(["n", "β", "BCE", "report", "KL", "report", "total", "report", "Δ total", "IWAE NLL", "epochs"]),
         _row(["---:"] * 11),
@@ -91,7 +92,10 @@ def seed_table(runs: dict[str, dict]) -> str:
     """The seed spread as markdown: mean +- standard deviation, beside the report's total."""
     lines = [_row(["n", "β", "seeds", "BCE", "KL", "total", "report", "Δ mean total", "IWAE NLL"]),
              _row(["---:"] * 9)]
-    for key, stats in seed_spread(runs).items():
+    spread = seed_spread(runs)
+    if not spread:  # an empty table has no body, which LaTeX cannot typeset
+        return "*No configuration has been run with more than one seed yet.*"
+    for key, stats in spread.items():
         cells = [f"{stats[t][0]:.2f} ± {stats[t][1]:.2f}" for t in ("test_recon", "test_kl", "test_total")]
         report = ORIGINAL_TABLE1.get(key, (None, None, None))[2]
         diff = stats["test_total"][0] - report if report else None
