@@ -13,6 +13,7 @@ from torchvision import datasets, transforms
 from vaecore.config import Config
 from vaecore.data import data_root, load
 from vaecore.loss import vae_loss
+from vaecore.provenance import machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
 
 
@@ -61,8 +62,12 @@ def reference_epoch(config: Config, loader: DataLoader, x_dim: int, device: torc
     return time.perf_counter() - start
 
 
-def bench(device: str = "cpu", epochs: int = 2, root: str | None = None) -> None:
-    """Print epoch times of both loops, the trainer's GFLOP/s, the matmul ceiling and the speedup."""
+def bench(device: str = "cpu", epochs: int = 2, root: str | None = None) -> dict:
+    """Print epoch times of both loops, the trainer's GFLOP/s, the matmul ceiling and the speedup.
+
+    Returns:
+        The measurements, with the machine they were taken on.
+    """
     config = Config(n=64, device=device)
     dev = resolve_device(device)
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
@@ -90,3 +95,5 @@ def bench(device: str = "cpu", epochs: int = 2, root: str | None = None) -> None
     print(f"trainer:           {achieved:6.1f} GFLOP/s ({flops / 1e9:.0f} GFLOP of matmuls per epoch)")
     print(f"matmul ceiling:    {ceiling:6.1f} GFLOP/s (2048x2048 fp32); trainer at {achieved / ceiling:.0%} of it")
     print(f"speedup: {reference / ours:.2f}")
+    return {"trainer_epoch_seconds": ours, "reference_epoch_seconds": reference, "speedup": reference / ours,
+            "trainer_gflops": achieved, "matmul_gflops": ceiling, "epochs": epochs, "machine": machine(dev)}

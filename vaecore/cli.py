@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     bench.add_argument("--epochs", type=int, default=2, help="timed epochs of vaecore's trainer")
     bench.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
+    bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
 
     args = parser.parse_args(argv)
     try:
@@ -90,7 +91,9 @@ def _sweep(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from vaecore.bench import bench
 
-    bench(device=args.device, epochs=args.epochs, root=args.data)
+    result = bench(device=args.device, epochs=args.epochs, root=args.data)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 
