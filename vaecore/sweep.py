@@ -11,7 +11,7 @@ from pathlib import Path
 
 import papermill
 import yaml
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 import vaecore
 from vaecore.config import Config

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from vaecore.config import Config
 from vaecore.data import Split
