@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                     "trainer and a reference loop in the style of pytorch/examples (torchvision Dataset + "
                     "DataLoader, batch 256). Prints epoch times, GFLOP/s and, last, 'speedup: X.XX'.")
     bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    bench.add_argument("--epochs", type=int, default=2, help="timed epochs of vaecore's trainer")
+    bench.add_argument("--epochs", type=int, default=3, help="timed epochs of vaecore's trainer (the median counts)")
     bench.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
     bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
 

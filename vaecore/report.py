@@ -152,3 +152,8 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
 def against_report(runs: dict[str, dict]) -> dict[str, tuple[dict, float]]:
     """Each Table 1 run with the report's total for its configuration, by run name."""
     return {name: (m, ORIGINAL_TABLE1[_key(m)][2]) for name, m in table1_runs(runs).items()}
+
+
+def best(runs: dict[str, dict], key: str) -> tuple[str, dict]:
+    """The Table 1 run with the lowest ``key`` (e.g. ``"test_iwae_nll"``), with its name."""
+    return min(table1_runs(runs).items(), key=lambda item: item[1][key])
