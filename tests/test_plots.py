@@ -93,3 +93,11 @@ def test_plots_leave_weights_and_mode_alone(points):
     plt.close(plots.prior_samples(vae))
     assert all((before[k] == v).all() for k, v in vae.state_dict().items())
     assert not vae.training
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_generated_is_the_traversal_up_to_two_dims_then_decoded_codes(n, mnist):
+    """n <= 2 shows the latent grid; larger n, whose space no grid covers, shows decoded test codes."""
+    fig = plots.generated(VAE(784, n, (16,)), mnist[1])
+    assert ("decoded images over" in fig.axes[0].get_title()) == (n <= 2)
+    plt.close(fig)

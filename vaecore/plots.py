@@ -155,9 +155,21 @@ def prior_samples(model: VAE, count: int = 64, seed: int = 0) -> Figure:
     return fig
 
 
-def generated(model: VAE) -> Figure:
-    """What the decoder makes: the latent traversal for n <= 2, prior samples beyond."""
-    return latent_traversal(model) if model.n <= 2 else prior_samples(model)
+@torch.no_grad()
+def decoded_codes(model: VAE, x: torch.Tensor, count: int = 64) -> Figure:
+    """The decoded posterior means of the first ``count`` images of ``x``."""
+    device = next(model.parameters()).device
+    fig, ax = plt.subplots(figsize=(6, 6))
+    _show_grid(ax, decode_mean(model, model.encode(x[:count].to(device))[0]), nrow=math.isqrt(count))
+    ax.set_axis_off()
+    ax.set_title("test images' latent codes, decoded")
+    fig.tight_layout()
+    return fig
+
+
+def generated(model: VAE, data: Split) -> Figure:
+    """What the decoder makes of its latent space: the traversal for n <= 2, decoded test codes beyond."""
+    return latent_traversal(model) if model.n <= 2 else decoded_codes(model, data.x)
 
 
 def all_figures(model: VAE, history: dict[str, list], test_set: Split) -> dict[str, Figure]:
