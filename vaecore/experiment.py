@@ -17,6 +17,8 @@ from vaecore.train import resolve_device, train
 
 
 class Run(NamedTuple):
+    """What :func:`run` returns: the trained model, its history and metrics, and the test set."""
+
     model: VAE
     history: dict[str, list]
     metrics: dict
