@@ -2,7 +2,7 @@
 
 import torch
 
-from vaecore.bench import matmul_gflops, step_flops
+from vaecore.bench import matmul_gflops, run_flops, step_flops
 
 
 def test_step_flops_counts_forward_and_backward_matmuls(tiny_config):
@@ -18,3 +18,15 @@ def test_step_flops_counts_forward_and_backward_matmuls(tiny_config):
 def test_matmul_ceiling_is_a_positive_rate():
     """The ceiling is measured, not assumed."""
     assert matmul_gflops(torch.device("cpu"), size=128, repeats=2) > 0
+
+
+def test_run_flops_counts_every_epoch_then_the_evaluation(tiny_config):
+    """epochs x (training steps + validation forward) + the final ELBO forward and the IWAE
+    pass: the encoder once per image, the decoder k times."""
+    config = tiny_config(n=3, hidden=(16, 8), batch_size=10, epochs=4, iwae_k=7)
+    encoder, decoder = 784 * 16 + 16 * 8 + 8 * 6, 3 * 8 + 8 * 16 + 16 * 784  # multiply-adds per image
+    train = 2 * (3 * (encoder + decoder) - 784 * 16)
+    forward = 2 * (encoder + decoder)
+    iwae = 2 * (encoder + config.iwae_k * decoder)
+    expected = 4 * (50 * train + 20 * forward) + 20 * (forward + iwae)
+    assert run_flops(config, 784, train_images=50, test_images=20) == expected

@@ -5,7 +5,9 @@ import statistics
 
 import pytest
 
-from vaecore.report import ORIGINAL_TABLE1, load_runs, metrics_table, seed_spread, seed_table, table1
+from vaecore.bench import run_flops
+from vaecore.report import (ORIGINAL_TABLE1, cost, floor, load_runs, makespan, metrics_table, seed_spread, seed_table,
+                            table1, timed_sweep, verdicts)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -107,3 +109,58 @@ def test_empty_tables_are_a_sentence_not_a_bodiless_table():
     """With no runs, the tables say so in words (LaTeX cannot typeset a table without rows)."""
     assert not table1({}).startswith("|")
     assert not seed_table({}).startswith("|")
+
+
+def test_makespan_starts_jobs_in_order_on_the_first_free_worker():
+    """As a process pool runs them: 3 and 1 start at once, 2 follows the 1, 4 follows the 3."""
+    assert makespan([3.0, 1.0, 2.0, 4.0], workers=2) == 7.0
+    assert makespan([3.0, 1.0, 2.0], workers=1) == 6.0
+    assert makespan([5.0], workers=4) == 5.0
+
+
+def timed(n, beta, train_seconds, eval_seconds, threads=1):
+    m = metrics(n, beta, 0, 100.0, epochs=300)
+    m.update(train_seconds=train_seconds, eval_seconds=eval_seconds,
+             machine={"cpu": "cpu", "cores": 2, "threads": threads})
+    return m
+
+
+def test_cost_sums_the_runs_and_schedules_them_on_the_cores():
+    """Two single-thread runs at a time on 2 cores: the a, b, c jobs (10, 4, 7 min) end at 11."""
+    runs = {"a": timed(1, 1.0, 540, 60), "b": timed(2, 1.0, 180, 60), "c": timed(64, 1.0, 360, 60),
+            "other-seed": {**timed(64, 1.0, 9999, 0), "config": {**timed(64, 1.0, 0, 0)["config"], "seed": 1}}}
+    cost_ = cost(runs)
+    assert (cost_["runs"], cost_["epochs"], cost_["workers"]) == (3, 900, 2)
+    assert cost_["train_minutes"] == pytest.approx(18.0) and cost_["eval_minutes"] == pytest.approx(3.0)
+    assert cost_["epoch_seconds"] == pytest.approx(1080 / 900)
+    assert cost_["sweep_minutes"] == pytest.approx(11.0)
+    assert cost_["machine"] == "cpu, 2 cores, 1 thread(s) per run"
+
+
+def test_verdicts_follow_the_report_and_say_which_way():
+    """One line per configuration, in the report's order, lower or higher by how much."""
+    runs = {"a": metrics(64, 10.0, 0, 170.0), "b": metrics(1, 1, 0, 170.0)}
+    first, second = verdicts(runs).splitlines()
+    assert first.startswith("- n = 1, beta = 1: 170.00") and "5.6% higher (worse)" in first
+    assert second.startswith("- n = 64, beta = 10: 170.00") and "5.7% lower (better)" in second
+
+
+def test_timed_sweep_says_whether_one_was_recorded(tmp_path):
+    """Without a record, a sentence saying so; with one, its minutes, machine and workers."""
+    path = tmp_path / "sweep.json"
+    assert "No `vaecore sweep --record sweep.json`" in timed_sweep(path)
+    path.write_text(json.dumps({"wall_minutes": 52.4, "workers": 2, "threads_per_worker": 1,
+                                "configs": ["a", "b"], "minutes": {"a": 30.0, "b": 20.0}, "failed": [],
+                                "commit": "abc", "machine": {"cpu": "AMD EPYC", "cores": 2}}))
+    assert timed_sweep(path) == ("Timed as one command (`vaecore sweep --record`, commit abc): 2 configurations "
+                                 "in 52 minutes on AMD EPYC, 2 cores, 2 at a time with 1 thread(s) each.")
+
+
+def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):
+    """FLOPs of the seed-0 Table 1 runs (here one), over the given GFLOP/s."""
+    config = tiny_config(n=1, hidden=(16, 8), epochs=2, iwae_k=5)
+    run = {**metrics(1, 1.0, 0, 160.0), "config": config.to_dict(), "train_images": 50, "test_images": 20}
+    flops = run_flops(config, 784, 50, 20)
+    result = floor({"n1": run, "n1-seed1": {**run, "config": {**run["config"], "seed": 1}}}, 784, gflops=2.0)
+    assert result["tflops"] == pytest.approx(flops / 1e12)
+    assert result["minutes"] == pytest.approx(flops / 2e9 / 60)

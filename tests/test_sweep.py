@@ -1,5 +1,6 @@
 """The sweep: papermill once per params file, failures reported by name, fresh pages skipped."""
 
+import json
 import os
 
 import nbformat
@@ -43,13 +44,20 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     monkeypatch.setenv("VAECORE_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     good, bad = params_file(tmp_path, "good", n=2, seed=0), params_file(tmp_path, "bad", n=3, seed=0)
-    out = tmp_path / "experiments"
-    assert sweep([good, bad], notebook=notebook, outdir=out, workers=2) == ["bad"]
+    out, record = tmp_path / "experiments", tmp_path / "sweep.json"
+    assert sweep([good, bad], notebook=notebook, outdir=out, workers=2, record=record) == ["bad"]
     assert "FAILED: bad" in capsys.readouterr().out
     assert (out / "good.ipynb").exists() and (out / "good.json").read_text() == '{"n": 2}'
+    # the failed page is kept for reading, under a name that is never taken for a fresh page
+    assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()
+    timing = json.loads(record.read_text())
+    assert timing["configs"] == ["good", "bad"] and timing["failed"] == ["bad"]
+    assert list(timing["minutes"]) == ["good"] and 0 < timing["minutes"]["good"] <= timing["wall_minutes"]
+    assert (timing["workers"], timing["threads_per_worker"]) == (2, max(1, (os.cpu_count() or 1) // 2))
 
-    assert sweep([good], notebook=notebook, outdir=out) == []
-    assert "up to date: good" in capsys.readouterr().out
+    assert sweep([good, bad], notebook=notebook, outdir=out) == ["bad"]
+    output = capsys.readouterr().out
+    assert "up to date: good" in output and "up to date: bad" not in output
 
 
 def test_is_stale_follows_the_params_file_and_the_notebook(tmp_path, notebook):

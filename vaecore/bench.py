@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,7 @@ from torchvision import datasets, transforms
 
 from vaecore.config import Config
 from vaecore.data import data_root, load
+from vaecore.evaluate import elbo, iwae_nll
 from vaecore.loss import vae_loss
 from vaecore.provenance import machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
@@ -35,14 +37,43 @@ def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10) -> 
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
+def count_flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations of the matrix products ``fn()`` runs."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def step_flops(config: Config, x_dim: int) -> int:
     """Floating-point operations of one training step at ``config.batch_size`` (matmuls only)."""
     model = make_model(config, x_dim)
     x = torch.rand(config.batch_size, x_dim)
-    with FlopCounterMode(display=False) as counter:
+
+    def step() -> None:
         logits, mu, logvar = model(x)
         vae_loss(logits, x, mu, logvar, config.beta, config.likelihood).total.backward()
-    return counter.get_total_flops()
+
+    return count_flops(step)
+
+
+def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -> int:
+    """Matmul FLOPs of a whole run as vaecore makes it: every epoch's training steps and its
+    validation pass over the test set, then the final ELBO and IWAE evaluation.
+
+    Args:
+        config: the run's configuration (epochs, batch size, model sizes, IWAE k).
+        x_dim: pixels per image.
+        train_images, test_images: sizes of the two splits.
+
+    Returns:
+        The FLOPs; divided by a FLOP/s ceiling, the least time the run can take.
+    """
+    model = make_model(config, x_dim).eval()
+    image = torch.rand(1, x_dim)
+    train = step_flops(config, x_dim) / config.batch_size  # per image: FLOPs are linear in the batch
+    forward = count_flops(lambda: elbo(model, image, config))
+    iwae = count_flops(lambda: iwae_nll(model, image, config, config.iwae_k))
+    return round(config.epochs * (train_images * train + test_images * forward) + test_images * (forward + iwae))
 
 
 def reference_epoch(config: Config, loader: DataLoader, x_dim: int, device: torch.device) -> float:

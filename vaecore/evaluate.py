@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch.distributions import Normal
@@ -10,6 +12,15 @@ from torch.distributions import Normal
 from vaecore.config import Config
 from vaecore.loss import LossTerms, recon_nll, vae_loss
 from vaecore.model import VAE
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Draw from ``seed`` inside the block and leave the global RNG as it was: an evaluation
+    gives the same number however often it runs, and does not change the training's draws."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
 
 
 @torch.no_grad()
@@ -28,8 +39,7 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
         Per-image means of (total, recon, kl) as floats.
     """
     sums = torch.zeros(3, device=x.device)
-    with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
-        torch.manual_seed(seed)
+    with seeded(seed, x.device):
         for batch in x.split(batch_size):
             logits, mu, logvar = model(batch)
             terms = vae_loss(logits, batch, mu, logvar, config.beta, config.likelihood)
@@ -56,8 +66,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
     """
     chunk = max(1, 2**23 // (k * x.shape[1]))  # images per pass: k * chunk * D floats
     total = 0.0
-    with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
-        torch.manual_seed(seed)
+    with seeded(seed, x.device):
         for batch in x.split(chunk):
             mu, logvar = model.encode(batch)  # (B, n)
             q = Normal(mu, torch.exp(0.5 * logvar))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import statistics
 from pathlib import Path
+
+from vaecore.bench import run_flops
+from vaecore.config import Config
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
@@ -48,20 +52,18 @@ def table1(runs: dict[str, dict]) -> str:
     Returns:
         A markdown table, rows in the report's order.
     """
-    ours = {_key(m): m for m in table1_runs(runs).values()}
+    ours = table1_runs(runs)
     if not ours:
         return "*No run of the report's configurations yet.*"
     lines = [
         _row(["n", "β", "BCE", "report", "KL", "report", "total", "report", "Δ total", "IWAE NLL", "epochs"]),
         _row(["---:"] * 11),
     ]
-    for key, (bce, kl, total) in ORIGINAL_TABLE1.items():
-        if key not in ours:
-            continue
-        m = ours[key]
+    for m in ours.values():
+        (n, beta), (bce, kl, total) = _key(m), ORIGINAL_TABLE1[_key(m)]
         diff = m["test_total"] - total
         lines.append(_row([
-            key[0], f"{key[1]:g}", f"{m['test_recon']:.2f}", f"{bce:.2f}", f"{m['test_kl']:.2f}", f"{kl:.2f}",
+            n, f"{beta:g}", f"{m['test_recon']:.2f}", f"{bce:.2f}", f"{m['test_kl']:.2f}", f"{kl:.2f}",
             f"**{m['test_total']:.2f}**", f"{total:.2f}", f"{diff:+.2f} ({diff / total:+.1%})",
             f"{m['test_iwae_nll']:.2f}", len(m["history"]["epoch"]),
         ]))
@@ -119,15 +121,17 @@ def metrics_table(metrics: dict) -> str:
 
 
 def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
-    """The seed-0 runs of the report's Table 1 configurations, by name."""
-    return {name: m for name, m in runs.items()
-            if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and _like_report(m)}
+    """The seed-0 runs of the report's Table 1 configurations, by name, in the report's order."""
+    ours = [(name, m) for name, m in runs.items()
+            if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and _like_report(m)]
+    order = list(ORIGINAL_TABLE1)
+    return dict(sorted(ours, key=lambda item: order.index(_key(item[1]))))
 
 
 def verdicts(runs: dict[str, dict]) -> str:
     """One markdown bullet per Table 1 configuration: better or worse than the report, by how much."""
     lines = []
-    for m in sorted(table1_runs(runs).values(), key=lambda m: list(ORIGINAL_TABLE1).index(_key(m))):
+    for m in table1_runs(runs).values():
         n, beta = _key(m)
         report = ORIGINAL_TABLE1[(n, beta)][2]
         diff = (m["test_total"] - report) / report
@@ -137,16 +141,66 @@ def verdicts(runs: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def makespan(minutes: list[float], workers: int) -> float:
+    """Wall-clock of jobs started in the given order, each on the first free worker, as
+    ``vaecore sweep`` starts them."""
+    free = [0.0] * workers  # a min-heap of the times the workers come free
+    for job in minutes:
+        heapq.heapreplace(free, free[0] + job)
+    return max(free)
+
+
 def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
-    """What the Table 1 runs cost: training minutes in all, epochs, seconds per epoch, machine."""
-    table = list(table1_runs(runs).values())
-    seconds = sum(m["train_seconds"] for m in table)
-    epochs = sum(len(m["history"]["epoch"]) for m in table)
-    machines = {(m["machine"]["cpu"], m["machine"]["cores"], m["machine"]["threads"]) for m in table}
-    return {"runs": len(table), "train_minutes": seconds / 60, "epochs": epochs,
-            "epoch_seconds": seconds / max(epochs, 1),
+    """What the Table 1 runs cost, from their own timings.
+
+    Returns:
+        Runs, epochs, training and evaluation minutes in all, seconds per epoch, the machine,
+        the workers that fit it at the runs' threads, and ``sweep_minutes``: the wall-clock of
+        those runs as one sweep with that many workers, in the order of their names.
+    """
+    table = table1_runs(runs)
+    train = sum(m["train_seconds"] for m in table.values()) / 60
+    evaluation = sum(m["eval_seconds"] for m in table.values()) / 60
+    epochs = sum(len(m["history"]["epoch"]) for m in table.values())
+    machines = {(m["machine"]["cpu"], m["machine"]["cores"], m["machine"]["threads"]) for m in table.values()}
+    workers = min(cores // threads for _, cores, threads in machines) if machines else 1
+    jobs = [(table[name]["train_seconds"] + table[name]["eval_seconds"]) / 60 for name in sorted(table)]
+    return {"runs": len(table), "epochs": epochs, "train_minutes": train, "eval_minutes": evaluation,
+            "epoch_seconds": 60 * train / max(epochs, 1), "workers": workers,
+            "sweep_minutes": makespan(jobs, workers),
             "machine": "; ".join(f"{cpu}, {cores} cores, {threads} thread(s) per run"
                                  for cpu, cores, threads in sorted(machines))}
+
+
+def floor(runs: dict[str, dict], x_dim: int, gflops: float) -> dict[str, float]:
+    """The least time the Table 1 runs can take: their matrix products at ``gflops``.
+
+    Args:
+        runs: metrics by run name (the Table 1 runs are taken).
+        x_dim: pixels per image.
+        gflops: the machine's matmul ceiling, GFLOP/s (``vaecore bench``'s ``matmul_gflops``).
+
+    Returns:
+        ``tflops`` of the runs' matmuls (training, validation, evaluation) and ``minutes``.
+    """
+    flops = sum(run_flops(Config.from_dict(m["config"]), x_dim, m["train_images"], m["test_images"])
+                for m in table1_runs(runs).values())
+    return {"tflops": flops / 1e12, "minutes": flops / (gflops * 1e9) / 60}
+
+
+def timed_sweep(path: str | Path) -> str:
+    """A sentence on the sweep timed as one command (``vaecore sweep --record``), if it was."""
+    path = Path(path)
+    if not path.exists():
+        return (f"No `vaecore sweep --record {path.name}` of the seven configurations has been run yet: "
+                "the minutes above come from the runs' own timings.")
+    timing = json.loads(path.read_text())
+    machine = timing["machine"]
+    where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
+    return (f"Timed as one command (`vaecore sweep --record`, commit {timing['commit']}): "
+            f"{len(timing['configs'])} configurations in {timing['wall_minutes']:.0f} minutes on {where}, "
+            f"{timing['workers']} at a time with {timing['threads_per_worker']} thread(s) each"
+            + (f"; failed: {', '.join(timing['failed'])}." if timing["failed"] else "."))
 
 
 def against_report(runs: dict[str, dict]) -> dict[str, tuple[dict, float]]:

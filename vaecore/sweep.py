@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -16,6 +17,7 @@ from tqdm import tqdm
 import vaecore
 from vaecore.config import Config
 from vaecore.experiment import run_dir
+from vaecore.provenance import commit, machine
 
 
 def is_stale(params: Path, executed: Path, notebook: Path) -> bool:
@@ -33,28 +35,38 @@ def execute(params: Path, notebook: Path, outdir: Path) -> float:
         The wall-clock seconds the execution took.
     """
     config = Config.from_yaml(params)  # fail here, by name, before a kernel starts
+    page, failed = outdir / f"{params.stem}.ipynb", outdir / f"{params.stem}.failed.ipynb"
     start = time.perf_counter()
-    papermill.execute_notebook(
-        str(notebook.resolve()), str((outdir / f"{params.stem}.ipynb").resolve()),
-        parameters=yaml.safe_load(params.read_text()),
-        progress_bar=False, cwd=str(notebook.parent.resolve()),
-    )
+    try:
+        papermill.execute_notebook(
+            str(notebook.resolve()), str(page.resolve()), parameters=yaml.safe_load(params.read_text()),
+            progress_bar=False, cwd=str(notebook.parent.resolve()),
+        )
+    except BaseException:
+        # papermill saves the page up to the error: keep it for reading, never as an up-to-date page
+        if page.exists():
+            os.replace(page, failed)
+        raise
+    failed.unlink(missing_ok=True)
     shutil.copyfile(run_dir(config) / "metrics.json", outdir / f"{params.stem}.json")
     return time.perf_counter() - start
 
 
-def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False) -> list[str]:
+def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
+          record: Path | None = None) -> list[str]:
     """Execute ``notebook`` for each stale params file, ``workers`` at a time.
 
     Each worker's kernel gets ``cores // workers`` threads. A failing configuration is
-    reported by name and does not stop the others.
+    reported by name and does not stop the others; its page is kept as ``<name>.failed.ipynb``.
 
     Args:
-        params: params files.
+        params: params files, started in this order.
         notebook: the parameterized notebook.
         outdir: where ``<name>.ipynb`` and ``<name>.json`` go.
         workers: configurations executed at once.
         force: execute up-to-date configurations too.
+        record: write the sweep's timing here as JSON (wall-clock and per-configuration
+            minutes, workers, threads, commit, machine).
 
     Returns:
         The names of the configurations that failed.
@@ -64,8 +76,10 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     for skipped in sorted(set(params) - set(todo)):
         print(f"up to date: {skipped.stem}")
     # kernels inherit the environment: split the cores between the workers
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    failed = []
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    failed, minutes = [], {}
+    start = time.perf_counter()
     # processes, not threads: papermill changes the working directory while it executes
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(execute, p, notebook, outdir): p.stem for p in todo}
@@ -73,12 +87,21 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
             for future in as_completed(futures):
                 name = futures[future]
                 try:
-                    bar.write(f"done: {name} in {future.result() / 60:.1f} min")
+                    minutes[name] = future.result() / 60
+                    bar.write(f"done: {name} in {minutes[name]:.1f} min")
                 except Exception as error:  # report every failure, finish the rest
                     failed.append(name)
                     kind = getattr(error, "ename", type(error).__name__)  # papermill's, else Python's
                     bar.write(f"FAILED: {name}: {kind}: {getattr(error, 'evalue', error)}")
                 bar.update()
+    wall = (time.perf_counter() - start) / 60
+    print(f"sweep of {len(todo)} configurations: {wall:.1f} min with {workers} worker(s) x {threads} thread(s)")
     if failed:
         print(f"{len(failed)} of {len(todo)} configurations failed: {', '.join(sorted(failed))}")
+    if record is not None:
+        record.write_text(json.dumps({
+            "wall_minutes": wall, "workers": workers, "threads_per_worker": threads,
+            "configs": [p.stem for p in todo], "minutes": minutes, "failed": sorted(failed),
+            "commit": commit(), "machine": machine(),
+        }, indent=1))
     return failed
