@@ -18,6 +18,7 @@ import vaecore
 from vaecore.config import Config
 from vaecore.experiment import run_dir
 from vaecore.provenance import commit, machine
+from vaecore.train import resolve_device
 
 
 def is_stale(params: Path, executed: Path, notebook: Path) -> bool:
@@ -99,9 +100,10 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     if failed:
         print(f"{len(failed)} of {len(todo)} configurations failed: {', '.join(sorted(failed))}")
     if record is not None:
+        device = "cuda" if any(Config.from_yaml(p).device == "cuda" for p in todo) else "cpu"
         record.write_text(json.dumps({
             "wall_minutes": wall, "workers": workers, "threads_per_worker": threads,
             "configs": [p.stem for p in todo], "minutes": minutes, "failed": sorted(failed),
-            "commit": commit(), "machine": machine(),
+            "commit": commit(), "machine": machine(resolve_device(device)),
         }, indent=1))
     return failed
