@@ -64,7 +64,9 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
     Returns:
         The mean over images of the estimated -log p(x), in nats.
     """
-    chunk = max(1, 2**23 // (k * x.shape[1]))  # images per pass: k * chunk * D floats
+    # images per pass: k * chunk * D floats, a few MB, so that the elementwise work over the
+    # logits stays in cache (a third faster on CPU than 32 MB passes)
+    chunk = max(1, 2**21 // (k * x.shape[1]))
     total = 0.0
     with seeded(seed, x.device):
         for batch in x.split(chunk):
