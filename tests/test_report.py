@@ -153,7 +153,7 @@ def test_timed_sweep_says_whether_one_was_recorded(tmp_path):
                                 "configs": ["a", "b"], "minutes": {"a": 30.0, "b": 20.0}, "failed": [],
                                 "commit": "abc", "machine": {"cpu": "AMD EPYC", "cores": 2}}))
     assert timed_sweep(path) == ("Timed as one command (`vaecore sweep --record`, commit abc): 2 configurations "
-                                 "in 52 minutes on AMD EPYC, 2 cores, 2 at a time with 1 thread(s) each.")
+                                 "(a, b) in 52 minutes on AMD EPYC, 2 cores, 2 at a time with 1 thread(s) each.")
 
 
 def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):

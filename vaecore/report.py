@@ -198,7 +198,8 @@ def timed_sweep(path: str | Path) -> str:
     machine = timing["machine"]
     where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
     return (f"Timed as one command (`vaecore sweep --record`, commit {timing['commit']}): "
-            f"{len(timing['configs'])} configurations in {timing['wall_minutes']:.0f} minutes on {where}, "
+            f"{len(timing['configs'])} configurations ({', '.join(timing['configs'])}) "
+            f"in {timing['wall_minutes']:.0f} minutes on {where}, "
             f"{timing['workers']} at a time with {timing['threads_per_worker']} thread(s) each"
             + (f"; failed: {', '.join(timing['failed'])}." if timing["failed"] else "."))
 
