@@ -131,9 +131,8 @@ def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
 def verdicts(runs: dict[str, dict]) -> str:
     """One markdown bullet per Table 1 configuration: better or worse than the report, by how much."""
     lines = []
-    for m in table1_runs(runs).values():
+    for m, report in against_report(runs).values():
         n, beta = _key(m)
-        report = ORIGINAL_TABLE1[(n, beta)][2]
         diff = (m["test_total"] - report) / report
         word = "lower (better) than" if diff < 0 else "higher (worse) than"
         lines.append(f"- n = {n}, beta = {beta:g}: {m['test_total']:.2f} nats, {abs(diff):.1%} {word} "
