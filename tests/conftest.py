@@ -38,7 +38,8 @@ def data_root() -> Path:
     A missing MNIST/raw folder would make vaecore.data.load download, which tests never do.
     """
     env = os.environ.get("VAECORE_DATA")
-    root = Path(env).expanduser() if env else REPO.parent / "shared" / "data"
+    # absolute, so that symlinks to its files and kernels in other folders find it
+    root = (Path(env).expanduser() if env else REPO.parent / "shared" / "data").resolve()
     if not (root / "MNIST" / "raw").is_dir():
         source = "$VAECORE_DATA" if env else "<repo>/../shared/data"
         pytest.skip(f"MNIST not found at {root / 'MNIST' / 'raw'} ({source}); "

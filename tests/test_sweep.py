@@ -40,8 +40,13 @@ def params_file(folder, name, **values):
 
 @pytest.mark.slow
 def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, notebook, monkeypatch, capsys):
-    """n = 3 fails by name; n = 2 still gets its executed page and its metrics beside it."""
-    monkeypatch.setenv("VAECORE_RUNS", str(tmp_path / "runs"))
+    """n = 3 fails by name; n = 2 still gets its executed page and its metrics beside it.
+
+    The runs folder is given relative to a directory other than the notebook's, where kernels run.
+    """
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("VAECORE_RUNS", "runs")
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     good, bad = params_file(tmp_path, "good", n=2, seed=0), params_file(tmp_path, "bad", n=3, seed=0)
     out, record = tmp_path / "experiments", tmp_path / "sweep.json"

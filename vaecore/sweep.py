@@ -76,9 +76,13 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     todo = [p for p in params if force or is_stale(p, outdir / f"{p.stem}.ipynb", notebook)]
     for skipped in sorted(set(params) - set(todo)):
         print(f"up to date: {skipped.stem}")
-    # kernels inherit the environment: split the cores between the workers
+    # kernels inherit the environment: split the cores between the workers, and pin relative
+    # data and runs folders to this directory, as kernels run in the notebook's folder
     threads = max(1, (os.cpu_count() or 1) // workers)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    for folder in ("VAECORE_DATA", "VAECORE_RUNS"):
+        if os.environ.get(folder):
+            os.environ[folder] = str(Path(os.environ[folder]).expanduser().resolve())
     failed, minutes = [], {}
     start = time.perf_counter()
     # processes, not threads: papermill changes the working directory while it executes
