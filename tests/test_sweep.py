@@ -11,14 +11,14 @@ from vaecore.sweep import is_stale, sweep
 
 # A stand-in for book/experiment.ipynb: same parameters, writes the run's metrics, fails for n = 3.
 STAND_IN = [
-    ("n = 1\nseed = 0", ["parameters"]),
+    ("n = 1\nseed = 0\ndevice = 'cpu'", ["parameters"]),
     ("import json\n"
      "from vaecore.config import Config\n"
      "from vaecore.experiment import run_dir\n"
      "assert n != 3, 'n = 3 is the configuration that fails'\n"
      "folder = run_dir(Config(n=n, seed=seed))\n"
      "folder.mkdir(parents=True, exist_ok=True)\n"
-     "(folder / 'metrics.json').write_text(json.dumps({'n': n}))", []),
+     "(folder / 'metrics.json').write_text(json.dumps({'n': n, 'device': device}))", []),
 ]
 
 
@@ -39,26 +39,31 @@ def params_file(folder, name, **values):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:device 'cuda' asked for")  # the record's device, on a machine without one
 def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, notebook, monkeypatch, capsys):
     """n = 3 fails by name; n = 2 still gets its executed page and its metrics beside it.
 
-    The runs folder is given relative to a directory other than the notebook's, where kernels run.
+    The runs folder is given relative to a directory other than the notebook's, where kernels run;
+    the sweep's device reaches every kernel in place of the params files' own.
     """
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     monkeypatch.setenv("VAECORE_RUNS", "runs")
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-    good, bad = params_file(tmp_path, "good", n=2, seed=0), params_file(tmp_path, "bad", n=3, seed=0)
+    good = params_file(tmp_path, "good", n=2, seed=0, device="cpu")
+    bad = params_file(tmp_path, "bad", n=3, seed=0, device="cpu")
     out, record = tmp_path / "experiments", tmp_path / "sweep.json"
-    assert sweep([good, bad], notebook=notebook, outdir=out, workers=2, record=record) == ["bad"]
-    assert "FAILED: bad" in capsys.readouterr().out
-    assert (out / "good.ipynb").exists() and (out / "good.json").read_text() == '{"n": 2}'
+    failed = sweep([good, bad], notebook=notebook, outdir=out, workers=2, record=record, device="cuda")
+    assert failed == ["bad"] and "FAILED: bad" in capsys.readouterr().out
+    assert (out / "good.ipynb").exists()
+    assert json.loads((out / "good.json").read_text()) == {"n": 2, "device": "cuda"}
     # the failed page is kept for reading, under a name that is never taken for a fresh page
     assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()
     timing = json.loads(record.read_text())
     assert timing["configs"] == ["good", "bad"] and timing["failed"] == ["bad"]
     assert list(timing["minutes"]) == ["good"] and 0 < timing["minutes"]["good"] <= timing["wall_minutes"]
-    assert (timing["workers"], timing["threads_per_worker"]) == (2, max(1, (os.cpu_count() or 1) // 2))
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert (timing["workers"], timing["threads_per_worker"], timing["machine"]["threads"]) == (2, threads, threads)
 
     assert sweep([good, bad], notebook=notebook, outdir=out) == ["bad"]
     output = capsys.readouterr().out

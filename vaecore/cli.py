@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--workers", type=int, default=1,
                        help="configurations run at once, each with cores/workers threads")
     sweep.add_argument("--force", action="store_true", help="rerun up-to-date configurations too")
+    sweep.add_argument("--device", choices=["cpu", "cuda"], help="override the params files' device")
     sweep.add_argument("--record", type=Path,
                        help="write the sweep's wall-clock and per-configuration minutes to this JSON file")
 
@@ -86,7 +87,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from vaecore.sweep import sweep
 
     failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir,
-                   workers=args.workers, force=args.force, record=args.record)
+                   workers=args.workers, force=args.force, record=args.record, device=args.device)
     return 1 if failed else 0
 
 

@@ -11,7 +11,11 @@ import torch
 
 
 def commit() -> str:
-    """The git commit of the vaecore checkout, ``+dirty`` if it has uncommitted changes."""
+    """The git commit of the vaecore checkout, ``+dirty`` if it has uncommitted changes.
+
+    Outside a git checkout (a copy of the tree sent to another machine), ``$VAECORE_COMMIT``
+    if set, else ``"unknown"``.
+    """
     here = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here,
@@ -19,7 +23,7 @@ def commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=here,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("VAECORE_COMMIT", "unknown")
     return head + ("+dirty" if dirty else "")
 
 
@@ -42,3 +46,8 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.machine()
+
+
+def describe(info: dict) -> str:
+    """A run's ``machine`` record in words: the GPU, else the processor and the threads used."""
+    return info.get("gpu") or f"{info['cpu']} ({info['threads']} CPU thread(s))"

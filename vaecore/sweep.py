@@ -29,18 +29,19 @@ def is_stale(params: Path, executed: Path, notebook: Path) -> bool:
     return executed.stat().st_mtime < max(source.stat().st_mtime for source in sources)
 
 
-def execute(params: Path, notebook: Path, outdir: Path) -> float:
-    """Run the notebook for one params file; copy the run's metrics beside it.
+def execute(params: Path, notebook: Path, outdir: Path, device: str | None = None) -> float:
+    """Run the notebook for one params file (on ``device``, if given); copy the run's metrics beside it.
 
     Returns:
         The wall-clock seconds the execution took.
     """
     config = Config.from_yaml(params)  # fail here, by name, before a kernel starts
+    values = yaml.safe_load(params.read_text()) | ({"device": device} if device else {})
     page, failed = outdir / f"{params.stem}.ipynb", outdir / f"{params.stem}.failed.ipynb"
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(notebook.resolve()), str(page.resolve()), parameters=yaml.safe_load(params.read_text()),
+            str(notebook.resolve()), str(page.resolve()), parameters=values,
             progress_bar=False, cwd=str(notebook.parent.resolve()),
         )
     except BaseException:
@@ -54,7 +55,7 @@ def execute(params: Path, notebook: Path, outdir: Path) -> float:
 
 
 def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
-          record: Path | None = None) -> list[str]:
+          record: Path | None = None, device: str | None = None) -> list[str]:
     """Execute ``notebook`` for each stale params file, ``workers`` at a time.
 
     Each worker's kernel gets ``cores // workers`` threads. A failing configuration is
@@ -68,6 +69,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         force: execute up-to-date configurations too.
         record: write the sweep's timing here as JSON (wall-clock and per-configuration
             minutes, workers, threads, commit, machine).
+        device: ``"cpu"`` or ``"cuda"`` for every configuration, instead of its params file's.
 
     Returns:
         The names of the configurations that failed.
@@ -87,7 +89,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     start = time.perf_counter()
     # processes, not threads: papermill changes the working directory while it executes
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(execute, p, notebook, outdir): p.stem for p in todo}
+        futures = {pool.submit(execute, p, notebook, outdir, device): p.stem for p in todo}
         with tqdm(total=len(futures), desc="sweep", unit="config") as bar:
             for future in as_completed(futures):
                 name = futures[future]
@@ -104,10 +106,11 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     if failed:
         print(f"{len(failed)} of {len(todo)} configurations failed: {', '.join(sorted(failed))}")
     if record is not None:
-        device = "cuda" if any(Config.from_yaml(p).device == "cuda" for p in todo) else "cpu"
+        used = device or ("cuda" if any(Config.from_yaml(p).device == "cuda" for p in todo) else "cpu")
         record.write_text(json.dumps({
             "wall_minutes": wall, "workers": workers, "threads_per_worker": threads,
             "configs": [p.stem for p in todo], "minutes": minutes, "failed": sorted(failed),
-            "commit": commit(), "machine": machine(resolve_device(device)),
+            # the workers' threads, not this process's
+            "commit": commit(), "machine": machine(resolve_device(used)) | {"threads": threads},
         }, indent=1))
     return failed
