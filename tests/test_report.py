@@ -6,8 +6,8 @@ import statistics
 import pytest
 
 from vaecore.bench import run_flops
-from vaecore.report import (ORIGINAL_TABLE1, cost, floor, load_runs, makespan, metrics_table, seed_spread, seed_table,
-                            table1, timed_sweep, verdicts)
+from vaecore.report import (ORIGINAL_TABLE1, cost, floor, largest_difference, load_runs, makespan, metrics_table,
+                            seed_spread, seed_table, table1, timed_sweep, verdicts)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -143,6 +143,14 @@ def test_verdicts_follow_the_report_and_say_which_way():
     first, second = verdicts(runs).splitlines()
     assert first.startswith("- n = 1, beta = 1: 170.00") and "5.6% higher (worse)" in first
     assert second.startswith("- n = 64, beta = 10: 170.00") and "5.7% lower (better)" in second
+
+
+def test_largest_difference_compares_runs_of_the_same_name_either_way():
+    """The same configurations run twice (on a GPU and a CPU, say): the biggest relative gap, signed."""
+    gpu = {"a": metrics(64, 1, 0, 101.0), "b": metrics(1, 1, 0, 158.4), "c": metrics(2, 1, 1, 999.0)}
+    cpu = {"a": metrics(64, 1, 0, 100.0), "b": metrics(1, 1, 0, 160.0), "c": metrics(2, 1, 1, 140.0)}
+    name, diff = largest_difference(gpu, cpu)  # c is not a Table 1 run (seed 1): left out
+    assert name == "b" and diff == pytest.approx(-0.01)
 
 
 def test_timed_sweep_says_whether_one_was_recorded(tmp_path):

@@ -13,9 +13,12 @@ import torch
 def commit() -> str:
     """The git commit of the vaecore checkout, ``+dirty`` if it has uncommitted changes.
 
-    Outside a git checkout (a copy of the tree sent to another machine), ``$VAECORE_COMMIT``
-    if set, else ``"unknown"``.
+    ``$VAECORE_COMMIT``, where set, names it instead: a copy of the tree sent to another
+    machine may have no git metadata, or metadata older than its files. ``"unknown"``
+    where neither tells.
     """
+    if os.environ.get("VAECORE_COMMIT"):
+        return os.environ["VAECORE_COMMIT"]
     here = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here,
@@ -23,7 +26,7 @@ def commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=here,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("VAECORE_COMMIT", "unknown")
+        return "unknown"
     return head + ("+dirty" if dirty else "")
 
 

@@ -211,3 +211,15 @@ def against_report(runs: dict[str, dict]) -> dict[str, tuple[dict, float]]:
 def best(runs: dict[str, dict], key: str) -> tuple[str, dict]:
     """The Table 1 run with the lowest ``key`` (e.g. ``"test_iwae_nll"``), with its name."""
     return min(table1_runs(runs).items(), key=lambda item: item[1][key])
+
+
+def largest_difference(runs: dict[str, dict], other: dict[str, dict]) -> tuple[str, float]:
+    """The Table 1 run whose test total differs most from the run of the same name in ``other``.
+
+    Returns:
+        Its name and the relative difference (``runs`` over ``other``, minus one).
+    """
+    diffs = {name: m["test_total"] / other[name]["test_total"] - 1
+             for name, m in table1_runs(runs).items() if name in other}
+    name = max(diffs, key=lambda key: abs(diffs[key]))
+    return name, diffs[name]
