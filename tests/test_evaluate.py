@@ -1,9 +1,11 @@
 """Test-set figures of merit: the ELBO terms and the importance-weighted bound on log p(x)."""
 
+import copy
+
 import pytest
 import torch
 
-from vaecore.evaluate import elbo, iwae_nll
+from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.train import make_model, train
 
 
@@ -66,3 +68,24 @@ def test_iwae_is_deterministic_and_leaves_global_rng_alone(mnist, tiny_config):
     rng = torch.get_rng_state()
     assert iwae_nll(model, x, config, k=4, seed=1) == iwae_nll(model, x, config, k=4, seed=1)
     assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_per_dimension_kls_sum_to_the_kl(trained):
+    model, config, x = trained
+    usage = latent_usage(model, x)
+    assert len(usage.kl_per_dim) == config.n
+    assert sum(usage.kl_per_dim) == pytest.approx(elbo(model, x, config).kl, rel=1e-5)
+
+
+def test_a_dimension_the_encoder_ignores_is_inactive(trained):
+    """Zero the weights into mu_u: E_q[z_u|x] no longer depends on x."""
+    model, config, x = trained
+    before = latent_usage(model, x)
+    ignored = copy.deepcopy(model)
+    u = max(range(config.n), key=lambda i: before.mean_variance[i])  # the most active one
+    with torch.no_grad():
+        ignored.encoder[-1].weight[u] = 0
+    after = latent_usage(ignored, x)
+    assert after.mean_variance[u] == 0
+    assert after.active_units == before.active_units - 1 >= 0
+    assert before.mean_variance[u] > 0.01

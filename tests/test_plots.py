@@ -2,6 +2,7 @@
 
 import matplotlib.pyplot as plt
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 from vaecore import plots
@@ -96,8 +97,25 @@ def test_plots_leave_weights_and_mode_alone(points):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
-def test_generated_is_the_traversal_up_to_two_dims_then_decoded_codes(n, mnist):
-    """n <= 2 shows the latent grid; larger n, whose space no grid covers, shows decoded test codes."""
+def test_generated_is_the_traversal_up_to_two_dims_then_interpolations(n, mnist):
+    """n <= 2 shows the latent grid; larger n, whose space no grid covers, interpolates between test images."""
     fig = plots.generated(VAE(784, n, (16,)), mnist[1])
-    assert ("decoded images over" in fig.axes[0].get_title()) == (n <= 2)
+    assert ("straight line between their codes" in fig.axes[0].get_title()) == (n > 2)
     plt.close(fig)
+
+
+def test_interpolation_runs_from_one_code_to_the_other(mnist):
+    vae = model(3)
+    a, b = mnist[1].x[:4], mnist[1].x[4:8]
+    path = plots.interpolate(vae, a, b, steps=5)
+    assert path.shape == (4, 5, 784)
+    mu_a, mu_b = vae.encode(a)[0], vae.encode(b)[0]
+    torch.testing.assert_close(path[:, 0], plots.decode_mean(vae, mu_a))
+    torch.testing.assert_close(path[:, -1], plots.decode_mean(vae, mu_b))
+    torch.testing.assert_close(path[:, 2], plots.decode_mean(vae, (mu_a + mu_b) / 2))
+
+
+def test_kl_per_dim_draws_one_bar_per_dimension_largest_first():
+    fig = plots.kl_per_dim([0.1, 3.0, 0.0, 1.5])
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == [3.0, 1.5, 0.1, 0.0]

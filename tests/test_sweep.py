@@ -18,7 +18,8 @@ STAND_IN = [
      "assert n != 3, 'n = 3 is the configuration that fails'\n"
      "folder = run_dir(Config(n=n, seed=seed))\n"
      "folder.mkdir(parents=True, exist_ok=True)\n"
-     "(folder / 'metrics.json').write_text(json.dumps({'n': n, 'device': device}))", []),
+     "(folder / 'metrics.json').write_text(json.dumps({'n': n, 'device': device}))\n"
+     "(folder / 'model.pt').write_bytes(b'weights')", []),
 ]
 
 
@@ -57,6 +58,7 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     assert failed == ["bad"] and "FAILED: bad" in capsys.readouterr().out
     assert (out / "good.ipynb").exists()
     assert json.loads((out / "good.json").read_text()) == {"n": 2, "device": "cuda"}
+    assert (out / "good.pt").read_bytes() == b"weights"
     # the failed page is kept for reading, under a name that is never taken for a fresh page
     assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()
     timing = json.loads(record.read_text())

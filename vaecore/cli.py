@@ -11,11 +11,12 @@ from pathlib import Path
 from vaecore.config import Config, ConfigError
 from vaecore.data import DataError
 from vaecore.train import CheckpointMismatch, TrainingDiverged
+from vaecore.weights import WeightsError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="vaecore", description="Variational autoencoders on MNIST: train, sweep, benchmark.")
+        prog="vaecore", description="Variational autoencoders on MNIST: train, sweep, evaluate, benchmark.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(
@@ -45,6 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--record", type=Path,
                        help="write the sweep's wall-clock and per-configuration minutes to this JSON file")
 
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a shipped or trained model on the test set, without training",
+        description="Load a model (a shipped one by name, e.g. n64-beta1, or a checkpoint.pt or weights "
+                    "file) and print its test-set BCE, KL and total, and with --iwae-k its IWAE estimate "
+                    "of -log p(x), as JSON.")
+    evaluate.add_argument("model", help="a shipped model's name (a params file's stem) or a .pt file")
+    evaluate.add_argument("--iwae-k", type=int, help="importance samples per test image for -log p(x)")
+    evaluate.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
+
     bench = commands.add_parser(
         "bench", help="time vaecore's trainer against a DataLoader reference loop",
         description="Times training epochs of the report's n=64 model two ways: vaecore's in-memory "
@@ -57,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"train": _train, "sweep": _sweep, "bench": _bench}[args.command](args)
-    except (ConfigError, DataError, CheckpointMismatch, TrainingDiverged, FileExistsError, FileNotFoundError) as error:
+        return {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "bench": _bench}[args.command](args)
+    except (ConfigError, DataError, CheckpointMismatch, TrainingDiverged, WeightsError, FileExistsError,
+            FileNotFoundError) as error:
         print(f"vaecore: error: {error}", file=sys.stderr)
         return 2
 
@@ -89,6 +100,23 @@ def _sweep(args: argparse.Namespace) -> int:
     failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir,
                    workers=args.workers, force=args.force, record=args.record, device=args.device)
     return 1 if failed else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from vaecore.data import load
+    from vaecore.evaluate import elbo, iwae_nll
+    from vaecore.weights import load_with_config
+
+    model, config = load_with_config(args.model)
+    if args.iwae_k is not None and args.iwae_k < 1:
+        raise ConfigError(f"--iwae-k must be >= 1, got {args.iwae_k}")
+    x = load(config.dataset, train=False, root=args.data, size=config.test_size).x
+    terms = elbo(model, x, config)
+    result = {"test_recon": terms.recon, "test_kl": terms.kl, "test_total": terms.total}
+    if args.iwae_k:
+        result["test_iwae_nll"] = iwae_nll(model, x, config, k=args.iwae_k)
+    print(json.dumps({key: round(value, 4) for key, value in result.items()}))
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:

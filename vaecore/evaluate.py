@@ -1,16 +1,17 @@
-"""Test-set figures of merit: the ELBO terms of Table 1 and an IWAE estimate of log p(x)."""
+"""Test-set figures of merit: the ELBO terms of Table 1, an IWAE estimate of log p(x), latent usage."""
 
 from __future__ import annotations
 
 import contextlib
 import math
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import torch
 from torch.distributions import Normal
 
 from vaecore.config import Config
-from vaecore.loss import LossTerms, recon_nll, vae_loss
+from vaecore.loss import LossTerms, kl_per_dim, recon_nll, vae_loss
 from vaecore.model import VAE
 
 
@@ -78,3 +79,30 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
                      - q.log_prob(z).sum(-1))
             total -= (torch.logsumexp(log_w, dim=0) - math.log(k)).sum().item()
     return total / len(x)
+
+
+class LatentUsage(NamedTuple):
+    """How much of the latent space a model uses, per dimension, over a set of images."""
+
+    kl_per_dim: list[float]  # (n,) mean KL(q(z_u|x) || N(0, 1)) of each dim; they sum to the KL
+    mean_variance: list[float]  # (n,) variance over images of E_q[z_u|x]
+    active_units: int  # dims whose mean_variance exceeds the threshold
+
+
+@torch.no_grad()
+def latent_usage(model: VAE, x: torch.Tensor, threshold: float = 0.01, batch_size: int = 2000) -> LatentUsage:
+    """Per-dimension KL and active units of the encoder on images ``x`` (N, D).
+
+    A unit u is active when Var_x(E_q[z_u|x]) > ``threshold`` (Burda et al. 2016, section 5.2,
+    with their 0.01): an inactive unit's posterior does not depend on the image, so the
+    decoder cannot use it; its KL is then the price of q differing from the prior.
+    """
+    mus, kls = [], []
+    for batch in x.split(batch_size):
+        mu, logvar = model.encode(batch)  # (B, n) each
+        mus.append(mu)
+        kls.append(kl_per_dim(mu, logvar).sum(0))
+    variance = torch.cat(mus).var(0, correction=0)  # (n,)
+    return LatentUsage(kl_per_dim=(torch.stack(kls).sum(0) / len(x)).tolist(),
+                       mean_variance=variance.tolist(),
+                       active_units=int((variance > threshold).sum()))

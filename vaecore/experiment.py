@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from vaecore import weights
 from vaecore.config import Config
 from vaecore.data import Split, load
-from vaecore.evaluate import elbo, iwae_nll
+from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.model import VAE
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device, train
@@ -40,12 +41,14 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         progress: bool = True) -> Run:
     """Train ``config`` (resuming a checkpoint in ``out_dir``), evaluate it, write metrics.json.
 
-    The IWAE estimate is the slow part of evaluation; a ``metrics.json`` already in
-    ``out_dir`` for the same config and the same number of epochs is reused.
+    Where ``out_dir`` holds no checkpoint but the book ships a model trained as ``config``
+    (:func:`vaecore.weights.find`), that model is evaluated instead of training a new one.
+    The IWAE estimate is the slow part of evaluation; one in a ``metrics.json`` already in
+    ``out_dir`` for the same config and history is reused.
 
     Args:
         config: the experiment.
-        out_dir: folder for ``checkpoint.pt`` and ``metrics.json`` (default: :func:`run_dir`).
+        out_dir: folder for ``checkpoint.pt``, ``model.pt`` and ``metrics.json`` (default: :func:`run_dir`).
         data_root: data folder (default: ``$VAECORE_DATA``, see :func:`vaecore.data.data_root`).
         progress: show progress bars.
 
@@ -53,16 +56,34 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         The model, its history, the metrics and the test set it was evaluated on.
     """
     out_dir = Path(out_dir) if out_dir is not None else run_dir(config)
-    train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
-    model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
+    source = None if (out_dir / "checkpoint.pt").exists() else weights.find(config)
+    if source is None:
+        train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
+        model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
+        train_images = len(train_set.x)
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model = weights.load(source, resolve_device(config.device))
+        shipped = weights.shipped()[source]
+        history, train_images = shipped["history"], shipped["train_images"]
 
     path = out_dir / "metrics.json"
-    if path.exists():
-        metrics = json.loads(path.read_text())
-        if metrics["config"] == config.to_dict() and metrics["history"] == history:
-            return Run(model, history, metrics, test_set)
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    if metrics.get("config") != config.to_dict() or metrics.get("history") != history:
+        metrics = _evaluate(model, config, history, test_set, train_images)
+    x_test = test_set.x.to(resolve_device(config.device))
+    metrics.update(latent_usage(model, x_test)._asdict())
+    metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
+    metrics["shipped_weights"] = source
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(metrics, indent=1))
+    os.replace(tmp, path)
+    return Run(model, history, metrics, test_set)
 
+
+def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Split, train_images: int) -> dict:
+    """The test-set ELBO terms and IWAE estimate, with where and by what they were computed."""
     start = time.perf_counter()
     x_test = test_set.x.to(resolve_device(config.device))
     test = elbo(model, x_test, config)
@@ -74,7 +95,7 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         "test_elbo": -(test.recon + test.kl),
         "test_iwae_nll": iwae_nll(model, x_test, config, k=config.iwae_k),
         "iwae_k": config.iwae_k,
-        "train_images": len(train_set.x),
+        "train_images": train_images,
         "test_images": len(test_set.x),
         "train_seconds": sum(history["seconds"]),
         "eval_seconds": time.perf_counter() - start,
@@ -85,7 +106,4 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
     }
     if config.likelihood == "bernoulli":
         metrics["test_bce"] = test.recon
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, path)
-    return Run(model, history, metrics, test_set)
+    return metrics

@@ -35,12 +35,17 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.T
     raise ValueError(f"unknown likelihood {likelihood!r}")
 
 
-def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag(exp(logvar))) || N(0, I)) summed over latent dims: (B, n) -> (B,).
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) of each latent dim: (B, n) -> (B, n).
 
     Each dim gives 1/2 (mu^2 + sigma^2 - 1 - log sigma^2) (Kingma & Welling 2014, app. B).
     """
-    return 0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(-1)
+    return 0.5 * (mu.square() + logvar.exp() - 1 - logvar)
+
+
+def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) summed over latent dims: (B, n) -> (B,)."""
+    return kl_per_dim(mu, logvar).sum(-1)
 
 
 def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,

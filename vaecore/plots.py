@@ -156,20 +156,51 @@ def prior_samples(model: VAE, count: int = 64, seed: int = 0) -> Figure:
 
 
 @torch.no_grad()
-def decoded_codes(model: VAE, x: torch.Tensor, count: int = 64) -> Figure:
-    """The decoded posterior means of the first ``count`` images of ``x``."""
+def interpolate(model: VAE, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    """Decoded means along straight lines between the posterior means of images ``a`` and ``b``.
+
+    Args:
+        a, b: images (P, D), paired row by row.
+        steps: evenly spaced points per line, both ends included.
+
+    Returns:
+        (P, steps, D) pixel means; [:, 0] decodes a's code, [:, -1] b's.
+    """
     device = next(model.parameters()).device
-    fig, ax = plt.subplots(figsize=(6, 6))
-    _show_grid(ax, decode_mean(model, model.encode(x[:count].to(device))[0]), nrow=math.isqrt(count))
+    mu_a, mu_b = model.encode(a.to(device))[0], model.encode(b.to(device))[0]  # (P, n)
+    t = torch.linspace(0, 1, steps, device=device)[None, :, None]  # (1, steps, 1)
+    path = torch.lerp(mu_a[:, None], mu_b[:, None], t)  # (P, steps, n)
+    return decode_mean(model, path.flatten(0, 1)).reshape(len(a), steps, -1)
+
+
+def interpolations(model: VAE, x: torch.Tensor, pairs: int = 6, steps: int = 10) -> Figure:
+    """Row i runs from test image ``x[2i]`` (left) to ``x[2i + 1]`` (right) through the decoded
+    :func:`interpolate` path between their codes."""
+    a, b = x[0:2 * pairs:2], x[1:2 * pairs:2]  # (pairs, D) each
+    rows = torch.cat([a[:, None], interpolate(model, a, b, steps), b[:, None]], dim=1)  # (pairs, steps + 2, D)
+    fig, ax = plt.subplots(figsize=(steps + 2, pairs * 1.05))
+    _show_grid(ax, rows.flatten(0, 1), nrow=steps + 2)
     ax.set_axis_off()
-    ax.set_title("test images' latent codes, decoded")
+    ax.set_title("from one test image (left) to another (right) along a straight line between their codes")
     fig.tight_layout()
     return fig
 
 
 def generated(model: VAE, data: Split) -> Figure:
-    """What the decoder makes of its latent space: the traversal for n <= 2, decoded test codes beyond."""
-    return latent_traversal(model) if model.n <= 2 else decoded_codes(model, data.x)
+    """What the decoder makes of its latent space: the traversal for n <= 2, interpolations beyond."""
+    return latent_traversal(model) if model.n <= 2 else interpolations(model, data.x)
+
+
+def kl_per_dim(kls: list[float]) -> Figure:
+    """The test-set KL of each latent dimension, largest first: how the rate is spread."""
+    order = np.sort(np.asarray(kls))[::-1]
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    ax.bar(np.arange(1, len(order) + 1), order, width=0.8, color="C0")
+    ax.set_xlabel("latent dimension, by KL")
+    ax.set_ylabel("KL (nats)")
+    ax.set_xlim(0.3, len(order) + 0.7)
+    fig.tight_layout()
+    return fig
 
 
 def all_figures(model: VAE, history: dict[str, list], test_set: Split) -> dict[str, Figure]:

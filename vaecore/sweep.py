@@ -30,7 +30,7 @@ def is_stale(params: Path, executed: Path, notebook: Path) -> bool:
 
 
 def execute(params: Path, notebook: Path, outdir: Path, device: str | None = None) -> float:
-    """Run the notebook for one params file (on ``device``, if given); copy the run's metrics beside it.
+    """Run the notebook for one params file (on ``device``, if given); copy the run's metrics and weights beside it.
 
     Returns:
         The wall-clock seconds the execution took.
@@ -50,7 +50,8 @@ def execute(params: Path, notebook: Path, outdir: Path, device: str | None = Non
             os.replace(page, failed)
         raise
     failed.unlink(missing_ok=True)
-    shutil.copyfile(run_dir(config) / "metrics.json", outdir / f"{params.stem}.json")
+    for source, copy in (("metrics.json", f"{params.stem}.json"), ("model.pt", f"{params.stem}.pt")):
+        shutil.copyfile(run_dir(config) / source, outdir / copy)
     return time.perf_counter() - start
 
 

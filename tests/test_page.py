@@ -1,0 +1,46 @@
+"""What a run page says about itself: title, the command that reproduces it, its weights."""
+
+import dataclasses
+
+import pytest
+
+from vaecore import page
+from vaecore.config import Config
+
+
+@pytest.fixture
+def params(repo_root):
+    return lambda name: Config.from_yaml(repo_root / "params" / f"{name}.yaml")
+
+
+def test_title_names_the_run(params):
+    assert page.title(params("n64-beta0p1")) == "n = 64, β = 0.1 (seed 0)"
+    assert page.title(params("n2-beta1-seed2")) == "n = 2, β = 1 (seed 2)"
+
+
+def test_title_names_the_gpu_and_a_shortened_protocol(params):
+    assert page.title(dataclasses.replace(params("n64-beta1"), device="cuda")) == "n = 64, β = 1 (seed 0, GPU)"
+    assert page.title(params("smoke")) == "n = 2, β = 1 (seed 0, 2 epochs, 2,000 training images)"
+
+
+def test_every_params_file_gives_its_own_title(repo_root):
+    titles = [page.title(Config.from_yaml(path)) for path in (repo_root / "params").glob("*.yaml")]
+    assert len(set(titles)) == len(titles)
+
+
+def test_command_names_the_params_file_and_what_the_page_changed(params):
+    assert page.command(params("n64-beta0p1")) == "papermill book/experiment.ipynb out.ipynb -f params/n64-beta0p1.yaml"
+    gpu = dataclasses.replace(params("n64-beta1-seed1"), device="cuda", epochs=3)
+    assert page.command(gpu) == ("papermill book/experiment.ipynb out.ipynb -f params/n64-beta1-seed1.yaml "
+                                 "-p epochs 3 -p device cuda")
+
+
+def test_command_without_a_params_file_lists_every_value_that_is_not_a_default():
+    config = Config(n=5, beta=0.25, hidden=(32,))
+    assert page.command(config) == "papermill book/experiment.ipynb out.ipynb -p beta 0.25 -p hidden [32]"
+
+
+def test_weights_note_says_when_no_training_ran(params):
+    config = params("n2-beta1")
+    assert "n2-beta1.pt" in page.weights_note(config, {"weights_sha256": "ab" * 32, "shipped_weights": None})
+    assert "No training ran" in page.weights_note(config, {"shipped_weights": "n2-beta1"})

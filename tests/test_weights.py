@@ -1,0 +1,119 @@
+"""Trained weights: saved beside a run, shipped with the book, loaded in one line, checked on load."""
+
+import json
+
+import pytest
+import torch
+
+import vaecore
+from vaecore import weights
+from vaecore.cli import main
+from vaecore.evaluate import elbo
+from vaecore.experiment import run
+from vaecore.train import train
+from vaecore.weights import WeightsError
+
+
+@pytest.fixture(scope="module")
+def trained(mnist, tiny_config, data_root, tmp_path_factory):
+    """(config, run folder, metrics) of a 2-epoch run through experiment.run."""
+    folder = tmp_path_factory.mktemp("run")
+    config = tiny_config(n=4, epochs=2)
+    result = run(config, folder, data_root=data_root, progress=False)
+    return config, folder, result.metrics
+
+
+@pytest.fixture
+def shelf(trained, tmp_path, monkeypatch):
+    """A shipped-models folder holding the trained run as ``tiny``."""
+    _, folder, metrics = trained
+    (tmp_path / "tiny.pt").write_bytes((folder / "model.pt").read_bytes())
+    (tmp_path / "tiny.json").write_text(json.dumps(metrics))
+    monkeypatch.setattr(weights, "shipped_dir", lambda: tmp_path)
+    return tmp_path
+
+
+def test_run_writes_weights_and_their_checksum(trained):
+    _, folder, metrics = trained
+    assert metrics["weights_sha256"] == weights.sha256(folder / "model.pt")
+
+
+def test_shipped_model_loads_by_name_in_eval_mode_and_gives_the_recorded_numbers(shelf, trained, mnist):
+    config, _, metrics = trained
+    model = vaecore.load("tiny")
+    assert not model.training
+    assert elbo(model, mnist[1].x, config).total == pytest.approx(metrics["test_total"], abs=1e-4)
+
+
+def test_a_checkpoint_loads_as_the_same_model(trained):
+    _, folder, _ = trained
+    a, b = vaecore.load(folder / "checkpoint.pt"), vaecore.load(folder / "model.pt")
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_unknown_name_lists_the_shipped_ones(shelf):
+    with pytest.raises(WeightsError, match=r"'n99'.*tiny"):
+        vaecore.load("n99")
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[:-100], lambda b: b[:50] + b"x" + b[51:]], ids=["truncated", "changed"])
+def test_changed_or_truncated_shipped_file_is_refused_by_name(shelf, damage):
+    path = shelf / "tiny.pt"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(WeightsError, match=r"tiny\.pt do not match the SHA-256"):
+        vaecore.load("tiny")
+
+
+def test_a_file_that_is_no_model_is_refused_by_name(tmp_path):
+    path = tmp_path / "junk.pt"
+    torch.save({"something": torch.zeros(3)}, path)
+    with pytest.raises(WeightsError, match="junk.pt is not a vaecore model"):
+        vaecore.load(path)
+
+
+def test_find_matches_fingerprint_and_epochs(shelf, trained):
+    config = trained[0]
+    assert weights.find(config) == "tiny"
+    assert weights.find(config.__class__(**{**config.to_dict(), "hidden": (64, 64), "epochs": 3})) is None
+    assert weights.find(config.__class__(**{**config.to_dict(), "hidden": (64, 64), "seed": 1})) is None
+
+
+def test_run_without_a_checkpoint_evaluates_the_shipped_model_instead_of_training(shelf, trained, data_root, tmp_path):
+    config, _, metrics = trained
+    result = run(config, tmp_path / "fresh", data_root=data_root, progress=False)
+    assert result.metrics["shipped_weights"] == "tiny"
+    assert not (tmp_path / "fresh" / "checkpoint.pt").exists()
+    assert result.history == metrics["history"]
+    assert result.metrics["test_total"] == pytest.approx(metrics["test_total"], abs=1e-4)
+
+
+def test_cli_evaluate_prints_the_recorded_numbers(shelf, trained, data_root, capsys):
+    metrics = trained[2]
+    assert main(["evaluate", "tiny", "--iwae-k", str(metrics["iwae_k"]), "--data", str(data_root)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    for key in ("test_recon", "test_kl", "test_total", "test_iwae_nll"):
+        assert printed[key] == pytest.approx(metrics[key], abs=1e-3), key
+
+
+def test_cli_evaluate_names_an_unknown_model(shelf, capsys):
+    assert main(["evaluate", "n99"]) == 2
+    assert "no shipped model or file 'n99'" in capsys.readouterr().err
+
+
+def test_every_shipped_model_gives_its_committed_numbers(data_root):
+    """The chain from the weights in the repository to the numbers in the book."""
+    from vaecore.data import load
+
+    models = weights.shipped()
+    if not models:
+        pytest.skip("no shipped models")
+    x = {}
+    for name, metrics in models.items():
+        model, config = weights.load_with_config(name)
+        key = (config.dataset, config.test_size)
+        if key not in x:
+            x[key] = load(config.dataset, train=False, root=data_root, size=config.test_size).x
+        terms = elbo(model, x[key], config)
+        for term in ("recon", "kl", "total"):
+            assert getattr(terms, term) == pytest.approx(metrics[f"test_{term}"], abs=0.01), (name, term)

@@ -1,0 +1,77 @@
+"""What a run page says about itself: its title, the command that reproduces it, its weights."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from vaecore.config import Config, ConfigError
+
+
+def params_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "params"
+
+
+def title(config: Config) -> str:
+    """"n = 64, β = 0.1 (seed 0)", naming the GPU and any departure from the report's protocol."""
+    notes = [f"seed {config.seed}"]
+    defaults = Config(n=config.n)  # the report's protocol
+    if config.dataset != defaults.dataset:
+        notes.append(config.dataset)
+    if config.epochs != defaults.epochs:
+        notes.append(f"{config.epochs} epochs")
+    if config.train_size is not None:
+        notes.append(f"{config.train_size:,} training images")
+    if config.device == "cuda":
+        notes.append("GPU")
+    return f"n = {config.n}, β = {config.beta:g} ({', '.join(notes)})"
+
+
+def params_file(config: Config) -> Path | None:
+    """The params file in ``params/`` that ``config`` came from: the same run, differing in the
+    fewest keys (epochs, device or IWAE samples, given on papermill's command line)."""
+    candidates = []
+    for path in sorted(params_dir().glob("*.yaml")):
+        try:
+            other = Config.from_yaml(path)
+        except ConfigError:
+            continue
+        if other.fingerprint() == config.fingerprint():
+            candidates.append((len(_differences(other, config)), path))
+    return min(candidates)[1] if candidates else None
+
+
+def _differences(base: Config, config: Config) -> dict:
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if getattr(config, f.name) != getattr(base, f.name)}
+
+
+def command(config: Config) -> str:
+    """The papermill command that executes this page again, from the repository's root."""
+    path = params_file(config)
+    base = Config.from_yaml(path) if path else Config(n=config.n)
+    words = ["papermill book/experiment.ipynb out.ipynb"]
+    if path:
+        words.append(f"-f params/{path.name}")
+    for key, value in _differences(base, config).items():
+        words.append(f"-p {key} {list(value) if isinstance(value, tuple) else value}")
+    return " ".join(words)
+
+
+def reproduce(config: Config) -> str:
+    """A "Reproduce this page" box (MyST markdown) with :func:`command`."""
+    return (":::{admonition} Reproduce this page\n:class: tip\n"
+            "From the repository's root, with MNIST in `$VAECORE_DATA`:\n\n"
+            f"```bash\n{command(config)}\n```\n\n"
+            "It resumes the run's checkpoint in `$VAECORE_RUNS` if there is one; else it evaluates the "
+            "shipped weights of this run, if the book has them, and otherwise trains from scratch.\n:::")
+
+
+def weights_note(config: Config, metrics: dict) -> str:
+    """Where this page's model came from, and the file that holds it, in a sentence."""
+    if metrics.get("shipped_weights"):
+        return (f"No training ran for this page: it evaluates the weights shipped as "
+                f"`book/experiments/{metrics['shipped_weights']}.pt`.")
+    path = params_file(config)
+    where = f"shipped beside this page as `{path.stem}.pt`" if path else "`model.pt` in the run's folder"
+    return f"The trained weights are {where} (SHA-256 `{metrics['weights_sha256'][:16]}…`)."

@@ -1,0 +1,100 @@
+"""Trained weights: written beside each run, shipped beside the book's run pages, loaded in one line.
+
+A weights file is ``torch.save`` of a plain dict, ``{"config": ..., "model": state_dict}``, read
+back with ``weights_only=True``, so loading one executes no code. A shipped model
+``book/experiments/<name>.pt`` has its SHA-256 in the run's metrics, ``<name>.json``, under
+``weights_sha256``; every load checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from vaecore.config import Config
+from vaecore.model import VAE
+
+
+class WeightsError(ValueError):
+    """A model to load is unknown, missing, changed or not a vaecore model."""
+
+
+def shipped_dir() -> Path:
+    """Where the book's runs keep their pages, metrics and weights."""
+    return Path(__file__).resolve().parents[1] / "book" / "experiments"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save(model: VAE, config: Config, path: Path) -> str:
+    """Write the model's weights and config (no optimizer state) atomically; returns the SHA-256."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"config": config.to_dict(), "model": model.state_dict()}, tmp)
+    os.replace(tmp, path)
+    return sha256(path)
+
+
+def shipped() -> dict[str, dict]:
+    """The metrics of every shipped model, by name (the params file's stem)."""
+    runs = {path.stem: json.loads(path.read_text()) for path in sorted(shipped_dir().glob("*.json"))}
+    return {name: metrics for name, metrics in runs.items() if "weights_sha256" in metrics}
+
+
+def find(config: Config) -> str | None:
+    """The name of a shipped model trained as ``config`` (same fingerprint and epochs), if any."""
+    for name, metrics in shipped().items():
+        other = Config.from_dict(metrics["config"])
+        if other.fingerprint() == config.fingerprint() and other.epochs == config.epochs:
+            return name
+    return None
+
+
+def load(source: str | Path, device: str | torch.device = "cpu") -> VAE:
+    """A trained VAE in eval mode.
+
+    Args:
+        source: a shipped model's name (``"n64-beta1"``, the params file's stem), or the path
+            of a weights file or of a ``checkpoint.pt`` written by ``vaecore train``.
+        device: where to put it.
+
+    Raises:
+        WeightsError: an unknown name (the message lists the shipped ones), a missing file,
+            a file whose SHA-256 is not the recorded one, or a file that is not a vaecore model.
+    """
+    return load_with_config(source, device)[0]
+
+
+def load_with_config(source: str | Path, device: str | torch.device = "cpu") -> tuple[VAE, Config]:
+    """Like :func:`load`, and the config the model was trained with."""
+    path = Path(source)
+    if not path.is_file():
+        path = _verified(str(source))
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        config = Config.from_dict(state["config"])
+        model = VAE(state["model"]["encoder.0.weight"].shape[1], config.n, config.hidden)
+        model.load_state_dict(state["model"])
+    except Exception as error:  # any unreadable or foreign file is the same user error
+        raise WeightsError(f"{path} is not a vaecore model or checkpoint ({type(error).__name__}); "
+                           f"pass a file written by vaecore") from None
+    return model.to(device).eval(), config
+
+
+def _verified(name: str) -> Path:
+    """The shipped weights file of ``name``, after checking its SHA-256."""
+    models = shipped()
+    if name not in models:
+        raise WeightsError(f"no shipped model or file {name!r}; shipped models: {', '.join(models) or 'none'}")
+    path = shipped_dir() / f"{name}.pt"
+    if not path.is_file():
+        raise WeightsError(f"shipped weights {path} are missing; restore them with git checkout")
+    if sha256(path) != models[name]["weights_sha256"]:
+        raise WeightsError(f"shipped weights {path} do not match the SHA-256 in {path.with_suffix('.json')}: "
+                           f"the file was changed or truncated; restore it with git checkout")
+    return path
