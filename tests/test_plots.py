@@ -119,3 +119,12 @@ def test_kl_per_dim_draws_one_bar_per_dimension_largest_first():
     fig = plots.kl_per_dim([0.1, 3.0, 0.0, 1.5])
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == [3.0, 1.5, 0.1, 0.0]
+
+
+def test_figures_across_beta_show_one_row_or_panel_per_model(mnist):
+    models = {beta: model(2) for beta in (0.1, 1.0, 10.0)}
+    by_beta = plots.by_beta(models, mnist[1].x)
+    assert by_beta.axes[0].get_gridspec().nrows == 4  # the test images, then one row per beta
+    assert len(plots.latent_maps(models, mnist[1], max_points=100).axes) == 3
+    assert len(plots.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
+    check(by_beta)

@@ -203,6 +203,66 @@ def kl_per_dim(kls: list[float]) -> Figure:
     return fig
 
 
+@torch.no_grad()
+def by_beta(models: dict[float, VAE], x: torch.Tensor, count: int = 8, seed: int = 0) -> Figure:
+    """One row per beta: reconstructions of the same test images (left), prior samples (right).
+
+    The top row shows the test images; every model decodes the same prior draws.
+    """
+    n = next(iter(models.values())).n
+    z = torch.randn(count, n, generator=torch.Generator().manual_seed(seed))  # (count, n)
+    x = x[:count]
+    fig, axes = plt.subplots(len(models) + 1, 2, figsize=(2 * count * 0.62, (len(models) + 1) * 0.75),
+                             gridspec_kw={"wspace": 0.04, "hspace": 0.08})
+    _show_grid(axes[0, 0], x, nrow=count)
+    axes[0, 0].set_title("test images, reconstructed below", fontsize=9)
+    axes[0, 1].set_title("samples from the prior, decoded below", fontsize=9)
+    for row, (beta, model) in enumerate(sorted(models.items()), start=1):
+        device = next(model.parameters()).device
+        _show_grid(axes[row, 0], decode_mean(model, model.encode(x.to(device))[0]), nrow=count)
+        _show_grid(axes[row, 1], decode_mean(model, z), nrow=count)
+        axes[row, 0].text(-0.01, 0.5, f"β = {beta:g}", transform=axes[row, 0].transAxes, ha="right", va="center")
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig
+
+
+@torch.no_grad()
+def latent_maps(models: dict[float, VAE], data: Split, pair: tuple[int, int] = (0, 1),
+                max_points: int = 5000) -> Figure:
+    """The test set's posterior means for each beta of an n = 2 model, side by side, coloured by
+    label, with the straight path between the codes of the test images ``pair`` drawn on each."""
+    x, y = data.x[:max_points], data.y[:max_points].numpy()
+    colors = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.4), squeeze=False)
+    for ax, (beta, model) in zip(axes[0], sorted(models.items())):
+        device = next(model.parameters()).device
+        mu = model.encode(x.to(device))[0].cpu().numpy()  # (N, 2)
+        ax.scatter(mu[:, 0], mu[:, 1], s=1, c=[colors(label) for label in y], rasterized=True)
+        ends = mu[list(pair)]
+        ax.plot(ends[:, 0], ends[:, 1], color="black", lw=1.5, marker="o", ms=4)
+        ax.set_title(f"β = {beta:g}")
+        ax.set_xlabel("$\\mu_1$")
+        ax.set_aspect("equal", adjustable="datalim")
+    axes[0, 0].set_ylabel("$\\mu_2$")
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colors(label), label=str(label)) for label in np.unique(y)]
+    fig.legend(handles=handles, title="label", loc="center right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    return fig
+
+
+@torch.no_grad()
+def paths_by_beta(models: dict[float, VAE], a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> Figure:
+    """One row per beta: the decoded :func:`interpolate` path from image ``a`` (D,) to ``b`` (D,)."""
+    fig, axes = plt.subplots(len(models), 1, figsize=((steps + 2) * 0.62, len(models) * 0.75), squeeze=False)
+    for ax, (beta, model) in zip(axes[:, 0], sorted(models.items())):
+        path = interpolate(model, a[None], b[None], steps)[0]  # (steps, D)
+        _show_grid(ax, torch.cat([a[None], path, b[None]]), nrow=steps + 2)
+        ax.set_axis_off()
+        ax.text(-0.01, 0.5, f"β = {beta:g}", transform=ax.transAxes, ha="right", va="center")
+    return fig
+
+
 def all_figures(model: VAE, history: dict[str, list], test_set: Split) -> dict[str, Figure]:
     """Every figure that suits the model, by file stem."""
     figures = {
