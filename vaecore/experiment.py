@@ -11,6 +11,8 @@ from typing import NamedTuple
 from vaecore.config import Config
 from vaecore.data import Split, load
 from vaecore.evaluate import elbo, iwae_nll
+from vaecore.folder import locked, write_atomically
+from vaecore.memory import check_fits
 from vaecore.model import VAE
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device, train
@@ -31,8 +33,13 @@ def runs_dir() -> Path:
 
 
 def run_dir(config: Config) -> Path:
-    """A config's own folder under :func:`runs_dir`, named for it and its fingerprint."""
-    name = f"{config.dataset}-n{config.n}-beta{config.beta:g}-seed{config.seed}-{config.fingerprint()}"
+    """A config's own folder under :func:`runs_dir`, named for it, its fingerprint and its epochs.
+
+    The fingerprint leaves the epochs out (a run can be continued to more), but a folder holds
+    one run's result: configs of 10 and 300 epochs get folders of their own.
+    """
+    name = (f"{config.dataset}-n{config.n}-beta{config.beta:g}-seed{config.seed}-{config.fingerprint()}"
+            f"-e{config.epochs}")
     return runs_dir() / name
 
 
@@ -41,7 +48,9 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
     """Train ``config`` (resuming a checkpoint in ``out_dir``), evaluate it, write metrics.json.
 
     The IWAE estimate is the slow part of evaluation; a ``metrics.json`` already in
-    ``out_dir`` for the same config and the same number of epochs is reused.
+    ``out_dir`` for the same config and the same number of epochs is reused. Before any
+    work, the config must fit in memory (:func:`vaecore.memory.check_fits`) and ``out_dir``
+    is locked, which also checks that it can be written (:func:`vaecore.folder.locked`).
 
     Args:
         config: the experiment.
@@ -53,15 +62,20 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         The model, its history, the metrics and the test set it was evaluated on.
     """
     out_dir = Path(out_dir) if out_dir is not None else run_dir(config)
+    check_fits(config)
+    with locked(out_dir):
+        return _run(config, out_dir, data_root, progress)
+
+
+def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool) -> Run:
     train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
     model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
 
     path = out_dir / "metrics.json"
-    if path.exists():
-        metrics = json.loads(path.read_text())
-        if metrics["config"] == config.to_dict() and metrics["history"] == history:
-            return Run(model, history, metrics, test_set)
+    metrics = _read_json(path)
+    if metrics.get("config") == config.to_dict() and metrics.get("history") == history:
+        return Run(model, history, metrics, test_set)
 
     start = time.perf_counter()
     x_test = test_set.x.to(resolve_device(config.device))
@@ -85,7 +99,14 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
     }
     if config.likelihood == "bernoulli":
         metrics["test_bce"] = test.recon
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, path)
+    write_atomically(path, lambda file: file.write(json.dumps(metrics, indent=1).encode()))
     return Run(model, history, metrics, test_set)
+
+
+def _read_json(path: Path) -> dict:
+    """The metrics in ``path``, or none if it is missing or damaged (they are then recomputed)."""
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
