@@ -99,6 +99,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     """
     try:
         state = torch.load(path, map_location=device, weights_only=True)
+    except OSError as error:
+        raise _damaged(path, f"cannot be read ({error.strerror or error})") from None
     except Exception:  # EOFError, UnpicklingError, RuntimeError: their advice (weights_only=False) is unsafe
         raise _damaged(path, "is empty, truncated or not a checkpoint") from None
     missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
