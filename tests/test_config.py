@@ -36,6 +36,10 @@ BAD = [
     ({"n": 2, "beta": -1}, r"'beta'.*-1"),
     ({"n": 2, "epochs": 0}, r"'epochs'.*0"),
     ({"n": 2, "lr": 0}, r"'lr'.*0"),
+    ({"n": 2, "lr": float("inf")}, r"'lr' must be finite.*inf"),
+    ({"n": 2, "lr": float("nan")}, r"'lr' must be finite.*nan"),
+    ({"n": 2, "beta": float("inf")}, r"'beta' must be finite.*inf"),
+    ({"n": 2, "beta": float("nan")}, r"'beta' must be finite.*nan"),
     ({"n": 2, "train_size": 0}, r"'train_size'.*0"),
     ({"n": 2, "dataset": "cifar"}, r"'dataset'.*'cifar'"),
     ({"n": 2, "likelihood": "poisson"}, r"'likelihood'.*'poisson'"),
@@ -69,10 +73,10 @@ def test_params_file_must_be_a_mapping(tmp_path):
 
 
 def test_yaml_round_trip(tmp_path):
-    """to_yaml then from_yaml gives an equal config."""
+    """to_yaml_text then from_yaml gives an equal config."""
     config = Config(n=16, beta=0.5, hidden=(128, 64, 32), likelihood="gaussian", epochs=7,
                     lr=3e-4, seed=4, train_size=100, test_size=None, iwae_k=5)
-    config.to_yaml(tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text(config.to_yaml_text())
     assert Config.from_yaml(tmp_path / "c.yaml") == config
 
 
@@ -97,3 +101,18 @@ def test_fingerprint_ignores_only_length_device_and_iwae_k():
     assert dataclasses.replace(base, epochs=3, device="cuda", iwae_k=7).fingerprint() == base.fingerprint()
     assert dataclasses.replace(base, beta=2.0).fingerprint() != base.fingerprint()
     assert dataclasses.replace(base, seed=1).fingerprint() != base.fingerprint()
+
+
+def test_yaml_alias_is_refused(tmp_path):
+    """An alias (*name), the stuff of "billion laughs" bombs, is refused naming the file and the line."""
+    path = tmp_path / "alias.yaml"
+    path.write_text("n: &two 2\nseed: *two\n")
+    with pytest.raises(ConfigError, match=r"alias.yaml is not valid YAML at line 2 \(YAML aliases"):
+        Config.from_yaml(path)
+
+
+def test_long_value_is_shortened(tmp_path):
+    """A value of 100,000 items shows as a line, not as all of them."""
+    with pytest.raises(ConfigError, match=r"'hidden'") as error:
+        Config.from_dict({"n": 2, "hidden": ["a"] * 100_000})
+    assert len(str(error.value)) < 200

@@ -1,11 +1,14 @@
 """Test-set figures of merit: the ELBO terms and the importance-weighted bound on log p(x)."""
 
 import copy
+import math
 
 import pytest
 import torch
+from torch.distributions import Normal
 
-from vaecore.evaluate import elbo, iwae_nll, latent_usage
+from vaecore.evaluate import elbo, iwae_nll, latent_usage, seeded
+from vaecore.loss import recon_nll
 from vaecore.train import make_model, train
 
 
@@ -89,3 +92,40 @@ def test_a_dimension_the_encoder_ignores_is_inactive(trained):
     assert after.mean_variance[u] == 0
     assert after.active_units == before.active_units - 1 >= 0
     assert before.mean_variance[u] > 0.01
+
+
+@torch.no_grad()
+def reference_iwae_nll(model, x, config, k, part=None, seed=0):
+    """iwae_nll as it was before k could be split (``part=None``: all k samples of an image in
+    one draw), or with the k samples drawn ``part`` at a time but summed in one logsumexp."""
+    chunk = max(1, 2**21 // (k * x.shape[1]))
+    total = 0.0
+    with seeded(seed, x.device):
+        for batch in x.split(chunk):
+            mu, logvar = model.encode(batch)
+            q = Normal(mu, torch.exp(0.5 * logvar))
+            z = torch.cat([q.sample((min(part or k, k - start),)) for start in range(0, k, part or k)])
+            log_w = (-recon_nll(model.decode(z), batch, config.likelihood)
+                     + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
+            total -= (torch.logsumexp(log_w, dim=0) - math.log(k)).sum().item()
+    return total / len(x)
+
+
+@pytest.mark.parametrize("k", [1, 7, 64, 2**21 // 784])
+def test_iwae_is_unchanged_while_k_fits_one_pass(mnist, tiny_config, k):
+    """Up to k * 784 <= 2**21 the estimate is bit-identical to the one-pass computation."""
+    config = tiny_config(n=3)
+    model, x = make_model(config, 784), mnist[1].x[:30]
+    assert iwae_nll(model, x, config, k=k, seed=2) == reference_iwae_nll(model, x, config, k=k, seed=2)
+
+
+def test_iwae_splits_a_k_too_big_for_one_pass(trained, monkeypatch):
+    """A k beyond one pass is drawn in parts of at most 2**21 / 784 samples, summed exactly as if in one."""
+    model, config, x = trained
+    part = 2**21 // 784
+    k, rows, x = 3 * part + 5, [], x[:2]
+    expected = reference_iwae_nll(model, x, config, k=k, part=part)
+    decode = model.decode
+    monkeypatch.setattr(model, "decode", lambda z: rows.append(z.shape[0] * z.shape[1]) or decode(z))
+    assert iwae_nll(model, x, config, k=k) == pytest.approx(expected, rel=1e-6)
+    assert rows == [part, part, part, 5] * 2

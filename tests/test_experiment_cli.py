@@ -1,5 +1,6 @@
 """`vaecore train` end to end: checkpoint, metrics.json, config.yaml and figures; errors exit 2."""
 
+import dataclasses
 import json
 import shutil
 
@@ -109,6 +110,14 @@ def test_run_reuses_metrics_of_a_finished_run(env):
     assert run_dir(config).parent == env / "runs"
     second = run(config, progress=False)
     assert second.metrics == first.metrics  # eval_seconds included: the file was reused
+
+
+def test_run_folders_differ_in_epochs():
+    """Configs differing only in epochs get folders of their own, named as before plus -e<epochs>."""
+    config = Config(**{**TINY, "hidden": (64, 64)})
+    short, long = run_dir(config), run_dir(dataclasses.replace(config, epochs=300))
+    assert short != long and short.parent == long.parent
+    assert long.name == f"mnist-n2-beta1-seed0-{config.fingerprint()}-e300"
 
 
 def test_missing_params_file_exits_2(env, capsys):

@@ -7,7 +7,7 @@ import torch
 
 from vaecore.data import Split
 from vaecore.evaluate import elbo
-from vaecore.train import (HISTORY_KEYS, TrainingDiverged, load_checkpoint, make_model,
+from vaecore.train import (HISTORY_KEYS, CheckpointMismatch, TrainingDiverged, load_checkpoint, make_model,
                            make_optimizer, train, train_epoch)
 
 
@@ -131,3 +131,22 @@ def test_nan_loss_raises_and_keeps_last_good_checkpoint(mnist, tiny_config, tmp_
     assert state["history"]["epoch"] == [1]
     assert same_weights(state["model"], model.state_dict())
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_nan_loss_in_the_first_epoch_says_no_checkpoint_was_written(mnist, tiny_config, tmp_path):
+    """Divergence before any checkpoint says so, instead of claiming a last good one."""
+    train_set, test_set = small(mnist[0], 100), small(mnist[1], 50)
+    poisoned = train_set.x.clone()
+    poisoned[3, 100] = float("nan")
+    with pytest.raises(TrainingDiverged, match=f"epoch 1; stopped, no checkpoint was written in {tmp_path}") as error:
+        train(tiny_config(), Split(poisoned, train_set.y), test_set, tmp_path, progress=False)
+    assert "last good" not in str(error.value)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_checkpoint_with_more_epochs_than_asked_is_refused(mnist, tiny_config, tmp_path):
+    """A 2-epoch checkpoint is never returned as the result of a 1-epoch config."""
+    data = (small(mnist[0], 100), small(mnist[1], 50))
+    train(tiny_config(epochs=2), *data, tmp_path, progress=False)
+    with pytest.raises(CheckpointMismatch, match=f"{tmp_path} holds a run of 2 epochs, more than the 1"):
+        train(tiny_config(epochs=1), *data, tmp_path, resume=True, progress=False)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 
-from vaecore.config import Config, ConfigError
-from vaecore.data import DataError
-from vaecore.train import CheckpointMismatch, TrainingDiverged
-from vaecore.weights import WeightsError
+from vaecore.config import Config
+from vaecore.errors import VaecoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,10 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "bench": _bench}[args.command](args)
-    except (ConfigError, DataError, CheckpointMismatch, TrainingDiverged, WeightsError, FileExistsError,
-            FileNotFoundError) as error:
+    except VaecoreError as error:
         print(f"vaecore: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"vaecore: interrupted{_resume_hint(args)}", file=sys.stderr)
+        return 130
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -79,19 +80,34 @@ def _train(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from vaecore.experiment import run
+    from vaecore.folder import locked, write_atomically
     from vaecore.plots import all_figures
 
     config = Config.from_yaml(args.params)
     overrides = {"epochs": args.epochs, "device": args.device}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    if (args.out / "checkpoint.pt").exists() and not args.resume:
-        raise FileExistsError(f"{args.out / 'checkpoint.pt'} exists: pass --resume, or choose another --out")
-    result = run(config, args.out, data_root=args.data)
-    for name, figure in all_figures(result.model, result.history, result.test_set).items():
-        figure.savefig(args.out / f"{name}.png", dpi=120)
+    with locked(args.out):  # run() takes it too; held here over the figures as well
+        if (args.out / "checkpoint.pt").exists() and not args.resume:
+            raise VaecoreError(f"{args.out / 'checkpoint.pt'} exists: pass --resume, or choose another --out")
+        result = run(config, args.out, data_root=args.data)
+        for name, figure in all_figures(result.model, result.history, result.test_set).items():
+            write_atomically(args.out / f"{name}.png", lambda file: figure.savefig(file, dpi=120, format="png"))
     keys = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
     print(json.dumps({key: round(result.metrics[key], 3) for key in keys}))
     return 0
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """How to continue an interrupted ``vaecore train``: its own command line with --resume."""
+    if args.command != "train":
+        return ""
+    command = ["vaecore", "train", str(args.params), "--out", str(args.out)]
+    for option in ("epochs", "device", "data"):
+        if getattr(args, option) is not None:
+            command += [f"--{option}", str(getattr(args, option))]
+    kept = (f"the finished epochs are kept in {args.out}: continue" if (args.out / "checkpoint.pt").exists()
+            else "no epoch had finished: start again")
+    return f"; {kept} with {shlex.join([*command, '--resume'])}"
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -109,7 +125,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model, config = load_with_config(args.model)
     if args.iwae_k is not None and args.iwae_k < 1:
-        raise ConfigError(f"--iwae-k must be >= 1, got {args.iwae_k}")
+        raise VaecoreError(f"--iwae-k must be >= 1, got {args.iwae_k}")
     x = load(config.dataset, train=False, root=args.data, size=config.test_size).x
     terms = elbo(model, x, config)
     result = {"test_recon": terms.recon, "test_kl": terms.kl, "test_total": terms.total}

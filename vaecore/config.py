@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import reprlib
 import types
 import typing
 from dataclasses import dataclass
@@ -12,8 +14,15 @@ from pathlib import Path
 
 import yaml
 
+from vaecore.errors import VaecoreError
 
-class ConfigError(ValueError):
+MAX_PARAMS_BYTES = 64 * 1024  # a params file is a dozen lines; a bigger one is a mistake or an attack
+
+_repr = reprlib.Repr()  # a value in a message is at most a line, however big it was
+_repr.maxstring = _repr.maxother = 60
+
+
+class ConfigError(VaecoreError, ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 
 
@@ -58,12 +67,12 @@ class Config:
             if hints[field.name] is float:  # YAML reads `beta: 1` as an int
                 object.__setattr__(self, field.name, float(getattr(self, field.name)))
         _check(self.n >= 1, "n", self.n, "must be >= 1")
-        _check(self.beta >= 0, "beta", self.beta, "must be >= 0")
+        _check(math.isfinite(self.beta) and self.beta >= 0, "beta", self.beta, "must be finite and >= 0")
         _check(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden", self.hidden,
                "must be one or more positive widths")
         _check(self.epochs >= 1, "epochs", self.epochs, "must be >= 1")
         _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1")
-        _check(self.lr > 0, "lr", self.lr, "must be > 0")
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "must be finite and > 0")
         _check(self.iwae_k >= 1, "iwae_k", self.iwae_k, "must be >= 1")
         for key in ("train_size", "test_size"):
             value = getattr(self, key)
@@ -80,7 +89,7 @@ class Config:
         known = {f.name for f in dataclasses.fields(cls)}
         for key in values:
             if key not in known:
-                raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(known))}")
+                raise ConfigError(f"unknown config key {_repr.repr(key)}; known keys: {', '.join(sorted(known))}")
         if "n" not in values:
             raise ConfigError("missing config key 'n' (the latent size)")
         values = dict(values)
@@ -90,8 +99,26 @@ class Config:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Config:
-        """Load and validate a params file; errors name the file and the key."""
-        values = yaml.safe_load(Path(path).read_text()) or {}
+        """Load and validate a params file; errors name the file and the key.
+
+        YAML aliases are refused and the file may be at most 64 KiB, so that a few bytes
+        cannot expand into gigabytes ("billion laughs").
+        """
+        try:
+            with open(path, "rb") as file:
+                text = file.read(MAX_PARAMS_BYTES + 1)
+        except OSError as error:
+            raise ConfigError(f"cannot read params file {path} ({error.strerror})") from None
+        if len(text) > MAX_PARAMS_BYTES:
+            raise ConfigError(f"params file {path} is larger than {MAX_PARAMS_BYTES // 1024} KiB; "
+                              f"a params file lists the config keys only")
+        try:
+            values = yaml.load(text, Loader=_NoAliasLoader) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"params file {path} is not valid YAML{where} "
+                              f"({getattr(error, 'problem', None) or 'unreadable'}); fix it") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys, got {type(values).__name__}")
         try:
@@ -105,8 +132,9 @@ class Config:
         values["hidden"] = list(self.hidden)
         return values
 
-    def to_yaml(self, path: str | Path) -> None:
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+    def to_yaml_text(self) -> str:
+        """The params file of this config."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def fingerprint(self) -> str:
         """A short hash of everything that shapes a run except its length and device.
@@ -119,9 +147,19 @@ class Config:
         return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: ``*name`` can repeat a node exponentially often."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def _check(ok: bool, key: str, value: object, why: str) -> None:
     if not ok:
-        raise ConfigError(f"config key {key!r} {why}, got {value!r}")
+        raise ConfigError(f"config key {key!r} {why}, got {_repr.repr(value)}")
 
 
 def _check_type(key: str, value: object, hint: object) -> None:
@@ -136,7 +174,7 @@ def _check_type(key: str, value: object, hint: object) -> None:
         elif option is not type(None) and _is(value, option):
             return
     names = " or ".join("null" if o is type(None) else getattr(o, "__name__", str(o)) for o in options)
-    raise ConfigError(f"config key {key!r} must be {names}, got {value!r} ({type(value).__name__})")
+    raise ConfigError(f"config key {key!r} must be {names}, got {_repr.repr(value)} ({type(value).__name__})")
 
 
 def _is(value: object, kind: type) -> bool:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torchvision import datasets
+
+from vaecore.errors import VaecoreError
 
 # MD5 of the uncompressed IDX files: MNIST's as published with the originals (see
 # ../shared/data/README.md), Fashion-MNIST's as Debian's dataset-fashion-mnist ships them.
@@ -28,9 +32,12 @@ CHECKSUMS = {
     },
 }
 
+PIXELS = 28 * 28  # per image, in both datasets
+IMAGES = {True: 60_000, False: 10_000}  # per split (train: True), in both datasets
 
-class DataError(RuntimeError):
-    """A dataset file is missing, truncated or corrupted."""
+
+class DataError(VaecoreError, RuntimeError):
+    """The data folder is unusable, or a dataset file is missing, truncated or corrupted."""
 
 
 class Split(NamedTuple):
@@ -51,7 +58,8 @@ def load(dataset: str, train: bool, root: str | Path | None = None, size: int | 
     """Load one split as flat float tensors.
 
     Downloads (as torchvision does) only when the dataset's folder does not exist
-    at all; a folder with a missing or damaged file is an error naming the file.
+    at all; a folder with a missing or damaged file is an error naming the file, and so
+    is a failed download (no internet) or a data folder that is a file or a symlink loop.
 
     Args:
         dataset: ``"mnist"`` or ``"fashion-mnist"``.
@@ -64,10 +72,17 @@ def load(dataset: str, train: bool, root: str | Path | None = None, size: int | 
     """
     kind = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[dataset]
     root = data_root(root)
+    check_folder(root)
     raw = root / kind.__name__ / "raw"
     if not raw.exists():
         print(f"{raw} not found: downloading {kind.__name__} into {root}")
-        kind(root=root, train=train, download=True)
+        try:
+            kind(root=root, train=train, download=True)
+        except Exception:  # torchvision's urlopen and mirror errors, or a folder it cannot create
+            shutil.rmtree(raw, ignore_errors=True)  # half a download would read as damaged files next time
+            raise DataError(f"{raw} does not exist and downloading {kind.__name__} into it failed; "
+                            f"connect to the internet, or set VAECORE_DATA to a folder holding "
+                            f"{kind.__name__}/raw (see README)") from None
     for name, md5 in CHECKSUMS[dataset].items():  # torchvision needs all four files for either split
         verify(raw / name, md5)
     data = kind(root=root, train=train, download=False)
@@ -75,12 +90,29 @@ def load(dataset: str, train: bool, root: str | Path | None = None, size: int | 
     return Split(x, data.targets[:size].clone())
 
 
+def check_folder(root: Path) -> None:
+    """Raise :class:`DataError` unless ``root`` is a folder or does not exist yet."""
+    try:
+        mode = root.stat().st_mode
+    except FileNotFoundError:
+        return  # the download creates it
+    except OSError as error:  # a symlink loop, a folder we may not enter
+        raise DataError(f"data folder {root} cannot be used ({error.strerror}); "
+                        f"set VAECORE_DATA to a folder holding MNIST/raw (see README)") from None
+    if not stat.S_ISDIR(mode):
+        raise DataError(f"data folder {root} is not a folder; set VAECORE_DATA to a folder holding "
+                        f"MNIST/raw (see README)")
+
+
 def verify(path: Path, md5: str) -> None:
     """Raise :class:`DataError` naming ``path`` unless it exists with the given MD5."""
     if not path.is_file():
         raise DataError(f"missing data file {path}; set VAECORE_DATA to a folder holding "
                         f"MNIST/raw (see README), or remove {path.parent} to download again")
-    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    try:
+        digest = hashlib.md5(path.read_bytes()).hexdigest()
+    except OSError as error:
+        raise DataError(f"cannot read data file {path} ({error.strerror}); make it readable") from None
     if digest != md5:
         raise DataError(f"data file {path} is truncated or corrupted "
                         f"(md5 {digest}, expected {md5}, size {path.stat().st_size} bytes)")

@@ -66,18 +66,24 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
         The mean over images of the estimated -log p(x), in nats.
     """
     # images per pass: k * chunk * D floats, a few MB, so that the elementwise work over the
-    # logits stays in cache (a third faster on CPU than 32 MB passes)
-    chunk = max(1, 2**21 // (k * x.shape[1]))
+    # logits stays in cache (a third faster on CPU than 32 MB passes); a k too big for one
+    # image's pass is drawn in parts of that size, so memory stays bounded however big k is
+    rows = max(1, 2**21 // x.shape[1])
+    chunk, part = max(1, rows // k), min(k, rows)
     total = 0.0
     with seeded(seed, x.device):
         for batch in x.split(chunk):
             mu, logvar = model.encode(batch)  # (B, n)
             q = Normal(mu, torch.exp(0.5 * logvar))
-            z = q.sample((k,))  # (k, B, n)
-            log_w = (-recon_nll(model.decode(z), batch, config.likelihood)  # (k, B)
-                     + Normal(0.0, 1.0).log_prob(z).sum(-1)
-                     - q.log_prob(z).sum(-1))
-            total -= (torch.logsumexp(log_w, dim=0) - math.log(k)).sum().item()
+            log_sum = None  # log sum_i w_i over the parts so far, (B,)
+            for start in range(0, k, part):
+                z = q.sample((min(part, k - start),))  # (part, B, n)
+                log_w = (-recon_nll(model.decode(z), batch, config.likelihood)  # (part, B)
+                         + Normal(0.0, 1.0).log_prob(z).sum(-1)
+                         - q.log_prob(z).sum(-1))
+                part_sum = torch.logsumexp(log_w, dim=0)
+                log_sum = part_sum if log_sum is None else torch.logaddexp(log_sum, part_sum)
+            total -= (log_sum - math.log(k)).sum().item()
     return total / len(x)
 
 

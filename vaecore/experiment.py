@@ -12,6 +12,8 @@ from vaecore import weights
 from vaecore.config import Config
 from vaecore.data import Split, load
 from vaecore.evaluate import elbo, iwae_nll, latent_usage
+from vaecore.folder import locked, write_atomically
+from vaecore.memory import check_fits
 from vaecore.model import VAE
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device, train
@@ -32,8 +34,13 @@ def runs_dir() -> Path:
 
 
 def run_dir(config: Config) -> Path:
-    """A config's own folder under :func:`runs_dir`, named for it and its fingerprint."""
-    name = f"{config.dataset}-n{config.n}-beta{config.beta:g}-seed{config.seed}-{config.fingerprint()}"
+    """A config's own folder under :func:`runs_dir`, named for it, its fingerprint and its epochs.
+
+    The fingerprint leaves the epochs out (a run can be continued to more), but a folder holds
+    one run's result: configs of 10 and 300 epochs get folders of their own.
+    """
+    name = (f"{config.dataset}-n{config.n}-beta{config.beta:g}-seed{config.seed}-{config.fingerprint()}"
+            f"-e{config.epochs}")
     return runs_dir() / name
 
 
@@ -44,7 +51,9 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
     Where ``out_dir`` holds no checkpoint but the book ships a model trained as ``config``
     (:func:`vaecore.weights.find`), that model is evaluated instead of training a new one.
     The IWAE estimate is the slow part of evaluation; one in a ``metrics.json`` already in
-    ``out_dir`` for the same config and history is reused.
+    ``out_dir`` for the same config and history is reused. Before any work, the config must
+    fit in memory (:func:`vaecore.memory.check_fits`) and ``out_dir`` is locked, which also
+    checks that it can be written (:func:`vaecore.folder.locked`).
 
     Args:
         config: the experiment.
@@ -56,6 +65,12 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         The model, its history, the metrics and the test set it was evaluated on.
     """
     out_dir = Path(out_dir) if out_dir is not None else run_dir(config)
+    check_fits(config)
+    with locked(out_dir):
+        return _run(config, out_dir, data_root, progress)
+
+
+def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool) -> Run:
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
     source = None if (out_dir / "checkpoint.pt").exists() else weights.find(config)
     if source is None:
@@ -63,23 +78,28 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
         train_images = len(train_set.x)
     else:
-        out_dir.mkdir(parents=True, exist_ok=True)
         model = weights.load(source, resolve_device(config.device))
         shipped = weights.shipped()[source]
         history, train_images = shipped["history"], shipped["train_images"]
 
     path = out_dir / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.exists() else {}
+    metrics = _read_json(path)
     if metrics.get("config") != config.to_dict() or metrics.get("history") != history:
         metrics = _evaluate(model, config, history, test_set, train_images)
-    x_test = test_set.x.to(resolve_device(config.device))
-    metrics.update(latent_usage(model, x_test)._asdict())
+    metrics.update(latent_usage(model, test_set.x.to(resolve_device(config.device)))._asdict())
     metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
     metrics["shipped_weights"] = source
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=1))
-    os.replace(tmp, path)
+    write_atomically(path, lambda file: file.write(json.dumps(metrics, indent=1).encode()))
     return Run(model, history, metrics, test_set)
+
+
+def _read_json(path: Path) -> dict:
+    """The metrics in ``path``, or none if it is missing or damaged (they are then recomputed)."""
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Split, train_images: int) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from pathlib import Path
@@ -13,21 +12,32 @@ from tqdm import tqdm
 
 from vaecore.config import Config
 from vaecore.data import Split
+from vaecore.errors import VaecoreError
 from vaecore.evaluate import elbo
+from vaecore.folder import locked, write_atomically
 from vaecore.loss import vae_loss
 from vaecore.model import VAE
 from vaecore.provenance import commit
 
 HISTORY_KEYS = ("epoch", "train_recon", "train_kl", "train_total",
                 "test_recon", "test_kl", "test_total", "seconds", "commit")
+CHECKPOINT_KEYS = ("model", "optimizer", "rng", "cuda_rng", "config", "history")
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(VaecoreError, RuntimeError):
     """The loss became NaN or infinite."""
 
 
-class CheckpointMismatch(ValueError):
-    """A checkpoint to resume was trained with another configuration."""
+class CheckpointMismatch(VaecoreError, ValueError):
+    """A checkpoint to resume was trained with another configuration, or for more epochs."""
+
+
+class CheckpointDamaged(VaecoreError):
+    """A checkpoint file is empty, truncated, garbage, or not one of vaecore's."""
+
+
+class CheckpointExists(VaecoreError, FileExistsError):
+    """A checkpoint is in the way of a run that does not resume."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,7 +79,7 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, c
 
 def save_checkpoint(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Config,
                     history: dict[str, list]) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+    """Write atomically: a crash or a full disk mid-write leaves the previous checkpoint intact."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -78,14 +88,35 @@ def save_checkpoint(path: Path, model: VAE, optimizer: torch.optim.Optimizer, co
         "config": config.to_dict(),
         "history": history,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda file: torch.save(state, file))
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
-    """The checkpoint as saved by :func:`save_checkpoint`, tensors on ``device``."""
-    return torch.load(path, map_location=device, weights_only=True)
+    """The checkpoint as saved by :func:`save_checkpoint`, tensors on ``device``.
+
+    Raises:
+        CheckpointDamaged: the file cannot be read, or lacks a key or a valid config.
+    """
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except OSError as error:
+        raise _damaged(path, f"cannot be read ({error.strerror or error})") from None
+    except Exception:  # EOFError, UnpicklingError, RuntimeError: their advice (weights_only=False) is unsafe
+        raise _damaged(path, "is empty, truncated or not a checkpoint") from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise _damaged(path, f"is not a vaecore checkpoint (no {', '.join(missing)})")
+    try:
+        Config.from_dict(state["config"])
+        if any(len(state["history"][key]) != len(state["history"]["epoch"]) for key in HISTORY_KEYS):
+            raise ValueError
+    except (ValueError, TypeError, KeyError):
+        raise _damaged(path, "holds an unreadable config or history") from None
+    return state
+
+
+def _damaged(path: Path, what: str) -> CheckpointDamaged:
+    return CheckpointDamaged(f"{path} {what}; delete it, or choose another output folder")
 
 
 def restore(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Config) -> dict[str, list]:
@@ -96,6 +127,7 @@ def restore(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Co
 
     Raises:
         CheckpointMismatch: the checkpoint was trained with a config of another fingerprint.
+        CheckpointDamaged: the checkpoint cannot be read or does not fit the model.
     """
     device = next(model.parameters()).device
     state = load_checkpoint(path, device)
@@ -103,11 +135,14 @@ def restore(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Co
     if saved.fingerprint() != config.fingerprint():
         raise CheckpointMismatch(f"{path} was trained with another config ({saved}); "
                                  f"it cannot be resumed as {config}")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"].cpu())
-    if state["cuda_rng"] and device.type == "cuda":
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"].cpu())
+        if state["cuda_rng"] and device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    except (RuntimeError, ValueError, TypeError, KeyError, AttributeError):  # shapes or state of another model
+        raise _damaged(path, "does not fit the model of its own config") from None
     return state["history"]
 
 
@@ -120,41 +155,55 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
         train_set, test_set: data in memory; the test set is the validation set.
         out_dir: folder of ``checkpoint.pt`` and ``config.yaml``.
         resume: continue from ``out_dir/checkpoint.pt`` if it exists (else it is an error
-            for one to exist).
+            for one to exist). ``out_dir`` is locked while training writes to it.
         progress: show a tqdm bar over epochs.
 
     Returns:
         The trained model (in eval mode) and its history, one entry per epoch.
 
     Raises:
-        FileExistsError: a checkpoint exists and ``resume`` is false.
-        CheckpointMismatch: the checkpoint to resume belongs to another config.
-        TrainingDiverged: the loss became NaN or infinite; the last good checkpoint is kept.
+        CheckpointExists: a checkpoint exists and ``resume`` is false.
+        CheckpointMismatch: the checkpoint to resume belongs to another config, or has more
+            epochs than ``config.epochs``.
+        CheckpointDamaged: the checkpoint to resume cannot be read.
+        TrainingDiverged: the loss became NaN or infinite; the last good checkpoint, if any, is kept.
+        FolderLocked, OutputError: see :func:`vaecore.folder.locked`; OutputError also when
+            the disk fills.
     """
+    with locked(out_dir) as out_dir:
+        return _train(config, train_set, test_set, out_dir, resume, progress)
+
+
+def _train(config: Config, train_set: Split, test_set: Split, out_dir: Path,
+           resume: bool, progress: bool) -> tuple[VAE, dict[str, list]]:
     device = resolve_device(config.device)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "checkpoint.pt"
     if path.exists() and not resume:
-        raise FileExistsError(f"{path} exists: resume it, or choose another output folder")
+        raise CheckpointExists(f"{path} exists: resume it, or choose another output folder")
 
     torch.manual_seed(config.seed)
     model = make_model(config, train_set.x.shape[1]).to(device)
     optimizer = make_optimizer(model, config)
     history = restore(path, model, optimizer, config) if path.exists() else {key: [] for key in HISTORY_KEYS}
-    config.to_yaml(out_dir / "config.yaml")
+    done = len(history["epoch"])
+    if done > config.epochs:  # its model is not the one asked for
+        raise CheckpointMismatch(f"{out_dir} holds a run of {done} epochs, more than the {config.epochs} "
+                                 f"asked for; ask for {done} or more, or choose another output folder")
+    write_atomically(out_dir / "config.yaml", lambda file: file.write(config.to_yaml_text().encode()))
 
     x_train, x_test = train_set.x.to(device), test_set.x.to(device)
     version = commit()
-    epochs = range(len(history["epoch"]), config.epochs)
+    epochs = range(done, config.epochs)
     bar = tqdm(epochs, desc=f"n={config.n} beta={config.beta:g}", unit="epoch",
                initial=epochs.start, total=config.epochs, disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
         total, recon, kl = train_epoch(model, optimizer, x_train, config).tolist()
         if not all(map(math.isfinite, (total, recon, kl))):
+            kept = (f"keeping the last good checkpoint {path} (epoch {epoch})" if epoch
+                    else f"no checkpoint was written in {out_dir}")
             raise TrainingDiverged(f"loss became {total} (recon {recon}, kl {kl}) in epoch {epoch + 1}; "
-                                   f"stopped, keeping the last good checkpoint {path}")
+                                   f"stopped, {kept}; try a smaller lr")
         test = elbo(model, x_test, config)
         row = {"epoch": epoch + 1, "train_recon": recon, "train_kl": kl, "train_total": total,
                "test_recon": test.recon, "test_kl": test.kl, "test_total": test.total,

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from vaecore.config import Config
+from vaecore.errors import VaecoreError
+from vaecore.folder import write_atomically
 from vaecore.model import VAE
 
 
-class WeightsError(ValueError):
+class WeightsError(VaecoreError):
     """A model to load is unknown, missing, changed or not a vaecore model."""
 
 
@@ -34,9 +35,7 @@ def sha256(path: Path) -> str:
 
 def save(model: VAE, config: Config, path: Path) -> str:
     """Write the model's weights and config (no optimizer state) atomically; returns the SHA-256."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"config": config.to_dict(), "model": model.state_dict()}, tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda file: torch.save({"config": config.to_dict(), "model": model.state_dict()}, file))
     return sha256(path)
 
 

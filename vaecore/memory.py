@@ -1,0 +1,68 @@
+"""Will a run fit in memory? An estimate made before any work, so that too big a config fails at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import torch
+
+from vaecore.config import Config, ConfigError
+from vaecore.data import IMAGES, PIXELS
+
+FLOAT = 4  # bytes
+IWAE_ROWS = 2**21 // PIXELS  # (sample, image) rows of one IWAE pass: see vaecore.evaluate.iwae_nll
+EVAL_BATCH = 2000  # images per pass of vaecore.evaluate.elbo
+SHRINK = {"n": 1, "hidden": (1,), "batch_size": 1, "train_size": 1, "test_size": 1}  # the keys that cost memory
+
+
+def needed_bytes(config: Config) -> int:
+    """About the most memory a run of ``config`` holds at once, in bytes.
+
+    The weights with their gradients, Adam's two moments and a checkpoint's copy; the data;
+    and the largest of a training batch's activations (kept for the backward pass), an
+    evaluation batch and one IWAE pass.
+    """
+    encoder = [PIXELS, *config.hidden, 2 * config.n]
+    decoder = [config.n, *reversed(config.hidden), PIXELS]
+    params = sum(a * b + b for layers in (encoder, decoder) for a, b in zip(layers, layers[1:]))
+    width = sum(encoder) + sum(decoder)  # floats per image through both MLPs
+    train = min(config.train_size or IMAGES[True], IMAGES[True])
+    test = min(config.test_size or IMAGES[False], IMAGES[False])
+    data = (train + test) * PIXELS * (FLOAT + 1)  # floats, and torchvision's bytes while loading
+    step = max(3 * min(config.batch_size, train), 2 * min(EVAL_BATCH, test), 2 * IWAE_ROWS) * width
+    return 7 * params * FLOAT + data + step * FLOAT
+
+
+def available(config: Config) -> tuple[int, str]:
+    """The memory in bytes of the device ``config`` trains on (the GPU's, else the RAM), and its name."""
+    if config.device == "cuda" and torch.cuda.is_available():
+        return torch.cuda.get_device_properties(0).total_memory, "the GPU"
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine"
+
+
+def check_fits(config: Config) -> None:
+    """Raise :class:`ConfigError` naming the key to shrink if ``config`` cannot fit in memory.
+
+    The key named is the one whose smallest value would make the run fit, else the one
+    whose smallest value saves the most.
+    """
+    need, (have, where) = needed_bytes(config), available(config)
+    if need <= have:
+        return
+    smaller = {key: needed_bytes(dataclasses.replace(config, **{key: value})) for key, value in SHRINK.items()}
+    fits = [key for key in SHRINK if smaller[key] <= have]
+    key = fits[0] if fits else min(smaller, key=smaller.get)
+    value = getattr(config, key)
+    raise ConfigError(f"config key {key!r} ({_short(value)}) makes the run need {_gib(need)} of memory, "
+                      f"but {where} has {have / 2**30:,.0f} GiB; make it smaller")
+
+
+def _gib(size: int) -> str:
+    gib = size / 2**30 if size < 2**80 else float("inf")  # a huge n overflows a float
+    return f"about {gib:,.0f} GiB" if gib < 1e6 else "over a million GiB"
+
+
+def _short(value: object) -> str:
+    text = repr(list(value) if isinstance(value, tuple) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
