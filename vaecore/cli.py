@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -33,13 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     sweep = commands.add_parser(
         "sweep", help="execute the experiment notebook with papermill for each params file",
         description="Execute the experiment notebook once per params file into OUTDIR/<name>.ipynb, "
-                    "with that run's metrics in OUTDIR/<name>.json. Skips configurations whose executed "
-                    "notebook is newer than its params file, the notebook and the package.")
+                    "with that run's metrics in OUTDIR/<name>.json, as one task each on a Dask cluster: "
+                    "a local one of --workers processes, or the one of --scheduler. Skips configurations "
+                    "whose executed notebook is newer than its params file, the notebook and the package.")
     sweep.add_argument("params", type=Path, nargs="+", help="params/*.yaml files")
     sweep.add_argument("--notebook", type=Path, default=Path("book/experiment.ipynb"))
     sweep.add_argument("--outdir", type=Path, default=Path("book/experiments"))
-    sweep.add_argument("--workers", type=int, default=1,
-                       help="configurations run at once, each with cores/workers threads")
+    sweep.add_argument("--workers", type=int,
+                       help="worker processes of the local cluster, one configuration at a time each, "
+                            "with cores/workers threads (default 1)")
+    sweep.add_argument("--scheduler", default=os.environ.get("VAECORE_SCHEDULER"),
+                       help="address of a running Dask scheduler, tcp://HOST:PORT, whose workers run the "
+                            "configurations instead (default: $VAECORE_SCHEDULER); start them with "
+                            "--resources notebook=1")
     sweep.add_argument("--force", action="store_true", help="rerun up-to-date configurations too")
     sweep.add_argument("--device", choices=["cpu", "cuda"], help="override the params files' device")
     sweep.add_argument("--record", type=Path,
@@ -111,10 +118,21 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from vaecore.sweep import sweep
+    from vaecore.sweep import Interrupted, sweep
 
-    failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir,
-                   workers=args.workers, force=args.force, record=args.record, device=args.device)
+    if args.scheduler and args.workers is not None:
+        print(f"vaecore: note: --workers is ignored: the workers of {args.scheduler} run the sweep", file=sys.stderr)
+    try:
+        failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir, workers=args.workers or 1,
+                       force=args.force, record=args.record, device=args.device, scheduler=args.scheduler)
+    except Interrupted as stop:
+        where = "" if stop.local else " (those already running on the cluster's workers finish there)"
+        print(f"vaecore: interrupted: {', '.join(stop.unfinished)} did not finish{where}; "
+              f"rerun the same command to resume them", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # before anything started
+        print("vaecore: interrupted", file=sys.stderr)
+        return 130
     return 1 if failed else 0
 
 

@@ -1,24 +1,49 @@
-"""Execute the experiment notebook with papermill once per params file."""
+"""Execute the experiment notebook with papermill once per params file, as tasks on a Dask cluster."""
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import os
 import shutil
 import time
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import papermill
 import yaml
+from distributed import Client, LocalCluster, as_completed, get_worker
 from tqdm import tqdm
 
 import vaecore
-from vaecore.config import Config
+from vaecore.config import Config, ConfigError
+from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device
+
+# A sweep task takes a whole worker: papermill changes its process's working directory and
+# its kernel inherits the process's environment. Workers offer one unit of this resource.
+RESOURCE = "notebook"
+
+
+class SweepError(VaecoreError):
+    """A sweep, or one of its configurations, cannot start; the message names the culprit."""
+
+
+class NotebookFailed(RuntimeError):
+    """A configuration's notebook raised; the message is the notebook's error."""
+
+
+class Interrupted(Exception):
+    """The sweep was stopped (Ctrl-C) before these configurations finished."""
+
+    def __init__(self, unfinished: list[str], local: bool):
+        super().__init__(", ".join(unfinished))
+        self.unfinished, self.local = unfinished, local
 
 
 def is_stale(params: Path, executed: Path, notebook: Path) -> bool:
@@ -29,89 +54,198 @@ def is_stale(params: Path, executed: Path, notebook: Path) -> bool:
     return executed.stat().st_mtime < max(source.stat().st_mtime for source in sources)
 
 
-def execute(params: Path, notebook: Path, outdir: Path, device: str | None = None) -> float:
-    """Run the notebook for one params file (on ``device``, if given); copy the run's metrics and weights beside it.
+def load(params: list[Path], device: str | None) -> dict[str, tuple[Path, Config, dict]]:
+    """Validate every params file before anything starts: name -> (file, config, notebook parameters).
+
+    Raises:
+        ConfigError: a file is not valid YAML or not a valid config (naming the file and key).
+        SweepError: two files have the same name, so they would write the same page.
+    """
+    configs = {}
+    for path in params:
+        if path.stem in configs:
+            raise SweepError(f"{configs[path.stem][0]} and {path} would both write the page "
+                             f"{path.stem}.ipynb: rename one of them")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+        config = Config.from_yaml(path)
+        if device:
+            config, values = dataclasses.replace(config, device=device), values | {"device": device}
+        configs[path.stem] = (path, config, values)
+    return configs
+
+
+@contextmanager
+def locked(path: Path, what: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` while writing ``what``, or refuse: two sweeps must not write it at once.
+
+    The lock goes with the process that holds it, also when that process is killed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepError(f"another sweep is executing {what}: wait for it to finish, "
+                             f"or write to another folder") from None
+        yield
+
+
+def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Path, folders: dict[str, str]) -> dict:
+    """A sweep task: run the notebook for one configuration on a Dask worker, with the worker's threads.
+
+    The page is written as ``.<name>.partial.ipynb`` and becomes ``<name>.ipynb`` only when
+    complete, after the run's metrics and weights are copied beside it as ``<name>.json`` and
+    ``<name>.pt``. A page that
+    fails is kept as ``<name>.failed.ipynb``.
+
+    Args:
+        folders: ``VAECORE_DATA`` and ``VAECORE_RUNS`` as absolute paths, where the sweep set them.
 
     Returns:
-        The wall-clock seconds the execution took.
+        The seconds the notebook took, the threads its kernel had and the worker's machine.
     """
-    config = Config.from_yaml(params)  # fail here, by name, before a kernel starts
-    values = yaml.safe_load(params.read_text()) | ({"device": device} if device else {})
-    page, failed = outdir / f"{params.stem}.ipynb", outdir / f"{params.stem}.failed.ipynb"
-    start = time.perf_counter()
+    # the kernel is a process started by papermill: it takes its folders and threads from this one's environment
+    os.environ.update(folders)
+    page, run = outdir / f"{name}.ipynb", run_dir(config)
+    # the run folder needs no lock here: experiment.run holds it while the kernel writes there
+    with locked(outdir / f".{name}.lock", page):
+        threads = get_worker().state.nthreads
+        os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), str(threads)))
+        partial, failed = outdir / f".{name}.partial.ipynb", outdir / f"{name}.failed.ipynb"
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(notebook), str(partial), parameters=values,
+                                       progress_bar=False, cwd=str(notebook.parent))
+        except Exception as error:
+            # papermill saves the page up to the error: keep it for reading, never as an up-to-date page
+            if partial.exists():
+                os.replace(partial, failed)
+            kind = getattr(error, "ename", type(error).__name__)  # papermill's, else Python's
+            raise NotebookFailed(f"{kind}: {getattr(error, 'evalue', error)}") from None
+        seconds = time.perf_counter() - start
+        failed.unlink(missing_ok=True)
+        for source, suffix in (("metrics.json", "json"), ("model.pt", "pt")):
+            copy = outdir / f".{name}.partial.{suffix}"
+            shutil.copyfile(run / source, copy)
+            os.replace(copy, outdir / f"{name}.{suffix}")
+        os.replace(partial, page)
+    return {"seconds": seconds, "threads": threads,
+            "machine": machine(resolve_device(config.device)) | {"threads": threads}}
+
+
+@contextmanager
+def connect(scheduler: str | None, workers: int) -> Iterator[tuple[Client, dict]]:
+    """A client of the scheduler at ``scheduler``, else of a new local cluster of ``workers`` processes.
+
+    Yields:
+        The client and the cluster's description for the record.
+    """
+    if scheduler is None:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        # processes, not threads: papermill changes the working directory while it executes
+        with LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
+                          resources={RESOURCE: 1}, dashboard_address=":0") as cluster, Client(cluster) as client:
+            yield client, {"scheduler": "local", "workers": workers, "threads_per_worker": threads}
+        return
     try:
-        papermill.execute_notebook(
-            str(notebook.resolve()), str(page.resolve()), parameters=values,
-            progress_bar=False, cwd=str(notebook.parent.resolve()),
-        )
-    except BaseException:
-        # papermill saves the page up to the error: keep it for reading, never as an up-to-date page
-        if page.exists():
-            os.replace(page, failed)
-        raise
-    failed.unlink(missing_ok=True)
-    for source, copy in (("metrics.json", f"{params.stem}.json"), ("model.pt", f"{params.stem}.pt")):
-        shutil.copyfile(run_dir(config) / source, outdir / copy)
-    return time.perf_counter() - start
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as error:
+        raise SweepError(f"cannot reach the Dask scheduler at {scheduler} ({error}): "
+                         f"start one with `dask scheduler`, or correct the address") from None
+    with client:
+        found = client.scheduler_info()["workers"].values()
+        able = [worker["nthreads"] for worker in found if worker.get("resources", {}).get(RESOURCE)]
+        if found and not able:
+            raise SweepError(f"none of the {len(found)} workers of {scheduler} offers the resource "
+                             f"'{RESOURCE}': start them with `dask worker {scheduler} --resources {RESOURCE}=1`")
+        threads = sorted(set(able))
+        yield client, {"scheduler": scheduler, "workers": len(able),
+                       "threads_per_worker": threads[0] if len(threads) == 1 else threads}
 
 
 def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
-          record: Path | None = None, device: str | None = None) -> list[str]:
-    """Execute ``notebook`` for each stale params file, ``workers`` at a time.
+          record: Path | None = None, device: str | None = None, scheduler: str | None = None) -> list[str]:
+    """Execute ``notebook`` for each stale params file, one Dask task each, and gather them as they finish.
 
-    Each worker's kernel gets ``cores // workers`` threads. A failing configuration is
-    reported by name and does not stop the others; its page is kept as ``<name>.failed.ipynb``.
+    Without ``scheduler`` a local cluster of ``workers`` processes
+    runs them, each with ``cores // workers`` threads. A worker that dies has its task
+    rescheduled, and the run resumes from its checkpoint. A failing configuration is reported
+    by name and does not stop the others; its page is kept as ``<name>.failed.ipynb``.
 
     Args:
-        params: params files, started in this order.
+        params: params files, submitted in this order; all are validated before anything starts.
         notebook: the parameterized notebook.
         outdir: where ``<name>.ipynb`` and ``<name>.json`` go.
-        workers: configurations executed at once.
+        workers: worker processes of the local cluster, one configuration at a time each.
         force: execute up-to-date configurations too.
         record: write the sweep's timing here as JSON (wall-clock and per-configuration
-            minutes, workers, threads, commit, machine).
+            minutes, the cluster, commit, machine).
         device: ``"cpu"`` or ``"cuda"`` for every configuration, instead of its params file's.
+        scheduler: address of a running Dask scheduler (``tcp://host:port``) whose workers
+            offer the resource ``notebook``.
 
     Returns:
         The names of the configurations that failed.
+
+    Raises:
+        Interrupted: on Ctrl-C, after cancelling what had not finished.
     """
+    configs = load(params, device)
     outdir.mkdir(parents=True, exist_ok=True)
-    todo = [p for p in params if force or is_stale(p, outdir / f"{p.stem}.ipynb", notebook)]
-    for skipped in sorted(set(params) - set(todo)):
-        print(f"up to date: {skipped.stem}")
-    # kernels inherit the environment: split the cores between the workers, and pin relative
-    # data and runs folders to this directory, as kernels run in the notebook's folder
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    for folder in ("VAECORE_DATA", "VAECORE_RUNS"):
-        if os.environ.get(folder):
-            os.environ[folder] = str(Path(os.environ[folder]).expanduser().resolve())
-    failed, minutes = [], {}
+    todo = [name for name, (path, _, _) in configs.items()
+            if force or is_stale(path, outdir / f"{name}.ipynb", notebook)]
+    for skipped in sorted(set(configs) - set(todo)):
+        print(f"up to date: {skipped}")
+    if not todo:
+        return []
+    # absolute, as workers and their kernels run elsewhere: in the notebook's folder, or on other machines
+    folders = {var: str(Path(os.environ[var]).expanduser().resolve())
+               for var in ("VAECORE_DATA", "VAECORE_RUNS") if os.environ.get(var)}
+    notebook, outdir = notebook.resolve(), outdir.resolve()
+    failed, minutes, machines = [], {}, []
     start = time.perf_counter()
-    # processes, not threads: papermill changes the working directory while it executes
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(execute, p, notebook, outdir, device): p.stem for p in todo}
-        with tqdm(total=len(futures), desc="sweep", unit="config") as bar:
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    minutes[name] = future.result() / 60
-                    bar.write(f"done: {name} in {minutes[name]:.1f} min")
-                except Exception as error:  # report every failure, finish the rest
-                    failed.append(name)
-                    kind = getattr(error, "ename", type(error).__name__)  # papermill's, else Python's
-                    bar.write(f"FAILED: {name}: {kind}: {getattr(error, 'evalue', error)}")
-                bar.update()
+    try:
+        with connect(scheduler, workers) as (client, cluster):
+            if "dashboard" in client.scheduler_info()["services"]:
+                print(f"dashboard: {client.dashboard_link}")
+            futures = {client.submit(execute, name, configs[name][1], configs[name][2], notebook, outdir, folders,
+                                     key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1}): name
+                       for name in todo}
+            try:
+                with tqdm(total=len(futures), desc="sweep", unit="config") as bar:
+                    for future in as_completed(futures):
+                        name = futures[future]
+                        if future.status == "finished":
+                            result = future.result()
+                            minutes[name] = result["seconds"] / 60
+                            machines.append(result["machine"])
+                            bar.write(f"done: {name} in {minutes[name]:.1f} min")
+                        else:  # an error in the notebook, a refusal, or a task whose workers kept dying
+                            failed.append(name)
+                            error = future.exception()
+                            kind = "" if isinstance(error, (NotebookFailed, SweepError)) else f"{type(error).__name__}: "
+                            bar.write(f"FAILED: {name}: {kind}{error}")
+                        bar.update()
+            except KeyboardInterrupt:
+                client.cancel(list(futures))  # nothing queued starts; a local cluster's workers stop with it
+                raise
+    except KeyboardInterrupt:
+        raise Interrupted([name for name in todo if name not in minutes and name not in failed],
+                          local=scheduler is None) from None
     wall = (time.perf_counter() - start) / 60
-    print(f"sweep of {len(todo)} configurations: {wall:.1f} min with {workers} worker(s) x {threads} thread(s)")
+    print(f"sweep of {len(todo)} configurations: {wall:.1f} min on {cluster['scheduler']} with "
+          f"{cluster['workers']} worker(s) x {cluster['threads_per_worker']} thread(s)")
     if failed:
         print(f"{len(failed)} of {len(todo)} configurations failed: {', '.join(sorted(failed))}")
     if record is not None:
-        used = device or ("cuda" if any(Config.from_yaml(p).device == "cuda" for p in todo) else "cpu")
         record.write_text(json.dumps({
-            "wall_minutes": wall, "workers": workers, "threads_per_worker": threads,
-            "configs": [p.stem for p in todo], "minutes": minutes, "failed": sorted(failed),
-            # the workers' threads, not this process's
-            "commit": commit(), "machine": machine(resolve_device(used)) | {"threads": threads},
+            "wall_minutes": wall, "cluster": cluster["scheduler"], "workers": cluster["workers"],
+            "threads_per_worker": cluster["threads_per_worker"],
+            "configs": todo, "minutes": minutes, "failed": sorted(failed),
+            # a worker's machine, with its kernels' threads; this one's where none finished
+            "commit": commit(), "machine": machines[0] if machines else machine(),
         }, indent=1))
     return failed
