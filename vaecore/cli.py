@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--device", choices=["cpu", "cuda"], help="override the config's device")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
+    train.add_argument("--quiet", action="store_true",
+                       help="progress as a line every half minute, not a redrawn bar (as in logs)")
 
     sweep = commands.add_parser(
         "sweep", help="execute the experiment notebook with papermill for each params file",
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--device", choices=["cpu", "cuda"], help="override the params files' device")
     sweep.add_argument("--record", type=Path,
                        help="write the sweep's wall-clock and per-configuration minutes to this JSON file")
+    sweep.add_argument("--quiet", action="store_true",
+                       help="progress as a line every half minute, not a redrawn bar (as in logs)")
 
     evaluate = commands.add_parser(
         "evaluate", help="evaluate a shipped or trained model on the test set, without training",
@@ -60,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("model", help="a shipped model's name (a params file's stem) or a .pt file")
     evaluate.add_argument("--iwae-k", type=int, help="importance samples per test image for -log p(x)")
     evaluate.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
+    evaluate.add_argument("--quiet", action="store_true",
+                       help="progress as a line every half minute, not a redrawn bar (as in logs)")
 
     bench = commands.add_parser(
         "bench", help="time vaecore's trainer against a DataLoader reference loop",
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
 
     args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["VAECORE_PROGRESS"] = "lines"  # reaches the kernels of a sweep too
     try:
         return {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "bench": _bench}[args.command](args)
     except VaecoreError as error:
@@ -148,7 +156,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     terms = elbo(model, x, config)
     result = {"test_recon": terms.recon, "test_kl": terms.kl, "test_total": terms.total}
     if args.iwae_k:
-        result["test_iwae_nll"] = iwae_nll(model, x, config, k=args.iwae_k)
+        result["test_iwae_nll"] = iwae_nll(model, x, config, k=args.iwae_k, progress=True)
     print(json.dumps({key: round(value, 4) for key, value in result.items()}))
     return 0
 

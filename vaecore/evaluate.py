@@ -13,6 +13,7 @@ from torch.distributions import Normal
 from vaecore.config import Config
 from vaecore.loss import LossTerms, kl_per_dim, recon_nll, vae_loss
 from vaecore.model import VAE
+from vaecore.progress import progress_bar
 
 
 @contextlib.contextmanager
@@ -49,7 +50,8 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
 
 
 @torch.no_grad()
-def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0) -> float:
+def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
+             progress: bool = False) -> float:
     """Importance-weighted estimate of -log p(x) per image (Burda et al. 2016).
 
     log p(x) >= E[log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)], z_i ~ q(z|x): the bound
@@ -61,6 +63,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
         config: gives the likelihood.
         k: importance samples per image.
         seed: seed of the samples.
+        progress: show the images going by (see :mod:`vaecore.progress`).
 
     Returns:
         The mean over images of the estimated -log p(x), in nats.
@@ -71,7 +74,8 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
     rows = max(1, 2**21 // x.shape[1])
     chunk, part = max(1, rows // k), min(k, rows)
     total = 0.0
-    with seeded(seed, x.device):
+    bar = progress_bar(total=len(x), desc=f"IWAE, k = {k}", unit="image", enabled=progress)
+    with seeded(seed, x.device), bar:
         for batch in x.split(chunk):
             mu, logvar = model.encode(batch)  # (B, n)
             q = Normal(mu, torch.exp(0.5 * logvar))
@@ -84,6 +88,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0)
                 part_sum = torch.logsumexp(log_w, dim=0)
                 log_sum = part_sum if log_sum is None else torch.logaddexp(log_sum, part_sum)
             total -= (log_sum - math.log(k)).sum().item()
+            bar.update(len(batch))
     return total / len(x)
 
 

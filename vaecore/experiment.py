@@ -85,7 +85,7 @@ def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: 
     path = out_dir / "metrics.json"
     metrics = _read_json(path)
     if metrics.get("config") != config.to_dict() or metrics.get("history") != history:
-        metrics = _evaluate(model, config, history, test_set, train_images)
+        metrics = _evaluate(model, config, history, test_set, train_images, progress)
     metrics.update(latent_usage(model, test_set.x.to(resolve_device(config.device)))._asdict())
     metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
     metrics["shipped_weights"] = source
@@ -102,7 +102,8 @@ def _read_json(path: Path) -> dict:
     return metrics if isinstance(metrics, dict) else {}
 
 
-def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Split, train_images: int) -> dict:
+def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Split, train_images: int,
+              progress: bool) -> dict:
     """The test-set ELBO terms and IWAE estimate, with where and by what they were computed."""
     start = time.perf_counter()
     x_test = test_set.x.to(resolve_device(config.device))
@@ -113,7 +114,7 @@ def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Sp
         "test_recon": test.recon,
         "test_kl": test.kl,
         "test_elbo": -(test.recon + test.kl),
-        "test_iwae_nll": iwae_nll(model, x_test, config, k=config.iwae_k),
+        "test_iwae_nll": iwae_nll(model, x_test, config, k=config.iwae_k, progress=progress),
         "iwae_k": config.iwae_k,
         "train_images": train_images,
         "test_images": len(test_set.x),

@@ -13,6 +13,7 @@ from torchvision.utils import make_grid
 
 from vaecore.data import Split
 from vaecore.model import VAE
+from vaecore.progress import progress_bar
 
 
 def _as_images(x: torch.Tensor) -> torch.Tensor:
@@ -94,7 +95,9 @@ def latent_codes(model: VAE, data: Split, max_points: int = 5000, seed: int = 0)
         ax.set_ylabel("test images")
     else:
         if model.n > 2:
-            mu = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(mu)
+            with progress_bar(total=1, desc=f"t-SNE map of {len(mu):,} codes", unit="map") as bar:
+                mu = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(mu)
+                bar.update()
         for label in labels:
             points = mu[y == label]
             ax.scatter(points[:, 0], points[:, 1], s=2, color=colors(label), label=str(label))

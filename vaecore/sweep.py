@@ -16,12 +16,12 @@ from pathlib import Path
 import papermill
 import yaml
 from distributed import Client, LocalCluster, as_completed, get_worker
-from tqdm import tqdm
 
 import vaecore
 from vaecore.config import Config, ConfigError
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
+from vaecore.progress import progress_bar, read_epoch
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device
 
@@ -114,6 +114,7 @@ def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Pat
     with locked(outdir / f".{name}.lock", page):
         threads = get_worker().state.nthreads
         os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"), str(threads)))
+        os.environ["VAECORE_PROGRESS"] = "off"  # the sweep shows each run's epoch itself, in one line
         partial, failed = outdir / f".{name}.partial.ipynb", outdir / f"{name}.failed.ipynb"
         start = time.perf_counter()
         try:
@@ -134,6 +135,15 @@ def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Pat
         os.replace(partial, page)
     return {"seconds": seconds, "threads": threads,
             "machine": machine(resolve_device(config.device)) | {"threads": threads}}
+
+
+def running(futures: dict, configs: dict[str, tuple[Path, Config, dict]]) -> str:
+    """Where each running configuration is, as its run folder tells: "n64-beta1 120/300 (test 100.12)"."""
+    shown = []
+    for future, name in futures.items():
+        if future.status == "pending" and (epoch := read_epoch(run_dir(configs[name][1]))):
+            shown.append(f"{name} {epoch['epoch']}/{epoch['epochs']} (test {epoch['test']:.2f})")
+    return ", ".join(shown)
 
 
 @contextmanager
@@ -215,20 +225,27 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                                      key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1}): name
                        for name in todo}
             try:
-                with tqdm(total=len(futures), desc="sweep", unit="config") as bar:
-                    for future in as_completed(futures):
-                        name = futures[future]
-                        if future.status == "finished":
-                            result = future.result()
-                            minutes[name] = result["seconds"] / 60
-                            machines.append(result["machine"])
-                            bar.write(f"done: {name} in {minutes[name]:.1f} min")
-                        else:  # an error in the notebook, a refusal, or a task whose workers kept dying
-                            failed.append(name)
-                            error = future.exception()
-                            kind = "" if isinstance(error, (NotebookFailed, SweepError)) else f"{type(error).__name__}: "
-                            bar.write(f"FAILED: {name}: {kind}{error}")
-                        bar.update()
+                pending = as_completed(futures)
+                with progress_bar(total=len(futures), desc="sweep", unit="config") as bar:
+                    while not pending.is_empty():
+                        ready = pending.next_batch(block=False)
+                        if not ready:  # show where the running configurations are, and look again
+                            bar.set_postfix_str(running(futures, configs), refresh=True)
+                            time.sleep(2)
+                        for future in ready:
+                            name = futures[future]
+                            if future.status == "finished":
+                                result = future.result()
+                                minutes[name] = result["seconds"] / 60
+                                machines.append(result["machine"])
+                                bar.write(f"done: {name} in {minutes[name]:.1f} min")
+                            else:  # an error in the notebook, a refusal, or a task whose workers kept dying
+                                failed.append(name)
+                                error = future.exception()
+                                ours = isinstance(error, (NotebookFailed, SweepError))
+                                kind = "" if ours else f"{type(error).__name__}: "
+                                bar.write(f"FAILED: {name}: {kind}{error}")
+                            bar.update()
             except KeyboardInterrupt:
                 client.cancel(list(futures))  # nothing queued starts; a local cluster's workers stop with it
                 raise

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from vaecore.config import Config
 from vaecore.data import Split
@@ -17,6 +16,7 @@ from vaecore.evaluate import elbo
 from vaecore.folder import locked, write_atomically
 from vaecore.loss import vae_loss
 from vaecore.model import VAE
+from vaecore.progress import progress_bar, report_epoch
 from vaecore.provenance import commit
 
 HISTORY_KEYS = ("epoch", "train_recon", "train_kl", "train_total",
@@ -156,7 +156,7 @@ def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path
         out_dir: folder of ``checkpoint.pt`` and ``config.yaml``.
         resume: continue from ``out_dir/checkpoint.pt`` if it exists (else it is an error
             for one to exist). ``out_dir`` is locked while training writes to it.
-        progress: show a tqdm bar over epochs.
+        progress: show the epochs going by (see :mod:`vaecore.progress`).
 
     Returns:
         The trained model (in eval mode) and its history, one entry per epoch.
@@ -193,10 +193,9 @@ def _train(config: Config, train_set: Split, test_set: Split, out_dir: Path,
 
     x_train, x_test = train_set.x.to(device), test_set.x.to(device)
     version = commit()
-    epochs = range(done, config.epochs)
-    bar = tqdm(epochs, desc=f"n={config.n} beta={config.beta:g}", unit="epoch",
-               initial=epochs.start, total=config.epochs, disable=not progress)
-    for epoch in bar:
+    bar = progress_bar(total=config.epochs, desc=f"n={config.n} beta={config.beta:g}", unit="epoch",
+                       initial=done, enabled=progress)
+    for epoch in range(done, config.epochs):
         start = time.perf_counter()
         total, recon, kl = train_epoch(model, optimizer, x_train, config).tolist()
         if not all(map(math.isfinite, (total, recon, kl))):
@@ -211,6 +210,9 @@ def _train(config: Config, train_set: Split, test_set: Split, out_dir: Path,
         for key, value in row.items():
             history[key].append(value)
         save_checkpoint(path, model, optimizer, config, history)
-        bar.set_postfix(train=f"{total:.2f}", test=f"{test.total:.2f}")
+        report_epoch(out_dir, epoch + 1, config.epochs, total, test.total)
+        bar.set_postfix(train=f"{total:.2f}", test=f"{test.total:.2f}", refresh=False)
+        bar.update()
+    bar.close()
     model.eval()
     return model, history
