@@ -75,6 +75,14 @@ def test_loss_curves():
     check(figure)
 
 
+def test_loss_curves_stacked_in_one_column():
+    """columns=1: the same three panels one above the other, in a narrower figure."""
+    figure = plots.loss_curves(HISTORY, columns=1)
+    assert len(figure.axes) == 3 and len({ax.get_position().x0 for ax in figure.axes}) == 1
+    assert figure.get_figwidth() < plots.loss_curves(HISTORY).get_figwidth()
+    check(figure)
+
+
 @pytest.mark.parametrize("n, names", [(2, {"loss_curves", "latent_codes", "reconstructions", "prior_samples",
                                            "latent_traversal"}),
                                       (3, {"loss_curves", "latent_codes", "reconstructions", "prior_samples"})])

@@ -6,8 +6,9 @@ import statistics
 import pytest
 
 from vaecore.bench import run_flops
-from vaecore.report import (ORIGINAL_TABLE1, cost, floor, largest_difference, load_runs, makespan, metrics_table,
-                            seed_spread, seed_table, table1, timed_sweep, verdicts)
+from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, cost, counted, difference, epochs, floor,
+                            largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
+                            seed_spread, seed_table, signed, sweeps_table, table1, verdicts)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -22,13 +23,34 @@ def rows(table):
     return table.splitlines()[2:]
 
 
-def test_table1_row_has_ours_the_reports_and_the_difference():
-    """A row shows our BCE/KL/total, the report's, total - report with its percentage, IWAE NLL and epochs."""
+def cells(row):
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def label(n, beta):
+    return f"n{NBSP}={NBSP}{n}, β{NBSP}={NBSP}{beta}"
+
+
+def test_table1_rows_have_ours_above_the_reports_and_the_difference():
+    """Two rows a configuration: ours (R, K, R + βK, the difference, R + K, IWAE NLL), then the report's."""
     runs = {"n1": metrics(1, 1, 0, total=150.0, recon=146.5, kl=3.5, iwae=148.25, epochs=300)}
-    [row] = rows(table1(runs))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells == ["1", "1", "146.50", "156.82", "3.50", "4.22", "**150.00**", "161.04",
-                     "-11.04 (-6.9%)", "148.25", "300"]
+    ours, report = rows(table1(runs))
+    assert cells(ours) == [label(1, 1), "146.50", "3.50", "150.00", f"{MINUS}11.04{NBSP}({MINUS}6.9%)",
+                           "150.00", "148.25"]
+    assert cells(report) == ["*report*", "156.82", "4.22", "161.04", "", "161.04", "–"]
+
+
+def test_table1_gives_the_beta_1_bound_for_every_row():
+    """R + K, the negative ELBO, whatever β the run was trained with (here R + 10 K = 170), the report's too."""
+    ours, report = rows(table1({"a": metrics(64, 10.0, 0, 170.0, recon=120.0, kl=5.0)}))
+    assert cells(ours)[5] == "125.00"
+    assert cells(report)[5] == f"{143.37 + 3.69:.2f}"
+
+
+def test_table1_links_each_configuration_to_its_run_page():
+    """With ``pages``, the configuration links to ``<pages>/<run name>.ipynb``."""
+    ours, _ = rows(table1({"n2-beta1": metrics(2, 1, 0, 150.0)}, pages="experiments"))
+    assert cells(ours)[0] == f"[{label(2, 1)}](experiments/n2-beta1.ipynb)"
 
 
 def test_table1_keeps_seed_0_runs_of_the_report_in_its_order():
@@ -36,16 +58,40 @@ def test_table1_keeps_seed_0_runs_of_the_report_in_its_order():
     runs = {"a": metrics(64, 10.0, 0, 170.0), "b": metrics(2, 1, 0, 150.0),
             "c": metrics(2, 1, 1, 999.0), "d": metrics(16, 1.0, 0, 888.0), "e": metrics(64, 0.1, 0, 70.0)}
     table = table1(runs)
-    assert [r.split("|")[1:3] for r in rows(table)] == [[" 2 ", " 1 "], [" 64 ", " 0.1 "], [" 64 ", " 10 "]]
+    assert [cells(r)[0] for r in rows(table)] == [label(2, 1), "*report*", label(64, 0.1), "*report*",
+                                                   label(64, 10), "*report*"]
     assert "999" not in table and "888" not in table
-    assert "+5.51 (+3.8%)" in table  # 150 - 144.49 (n = 2)
-    assert "+3.06 (+4.6%)" in table  # 70 - 66.94 (n = 64, beta = 0.1)
+    assert f"+5.51{NBSP}(+3.8%)" in table  # 150 - 144.49 (n = 2)
+    assert f"+3.06{NBSP}(+4.6%)" in table  # 70 - 66.94 (n = 64, beta = 0.1)
 
 
 def test_header_and_separator_have_as_many_cells_as_rows():
-    """The markdown table is well formed: every line has 11 cells."""
+    """The markdown table is well formed: every line has 7 cells."""
     lines = table1({"a": metrics(1, 1.0, 0, 160.0)}).splitlines()
-    assert len(lines) == 3 and all(line.count("|") == 12 for line in lines)
+    assert len(lines) == 4 and all(line.count("|") == 8 for line in lines)
+
+
+def test_signed_numbers_use_a_minus_and_no_sign_on_zero():
+    assert signed(-0.494) == f"{MINUS}0.49" and signed(0.494) == "+0.49"
+    assert signed(-0.001) == "0.00" and signed(0.0) == "0.00"
+
+
+def test_percent_never_reads_minus_zero():
+    """One decimal; two where one would round to zero; a difference that rounds to zero at two is 0%."""
+    assert percent(-0.003) == f"{MINUS}0.3%"
+    assert percent(0.0001) == "+0.01%"
+    assert percent(-0.00004) == "0%"
+    assert "-0.0" not in difference(100.04, 100.03) and difference(100.04, 100.03) == f"+0.01{NBSP}(+0.01%)"
+
+
+def test_counted_uses_words():
+    assert counted(1, "thread") == "one thread" and counted(2, "thread") == "two threads"
+    assert counted(16, "seed") == "16 seeds"
+
+
+def test_epochs_of_the_table1_runs():
+    assert epochs({"a": metrics(1, 1, 0, 160.0, epochs=300), "b": metrics(2, 1, 0, 140.0, epochs=300)}) == "300"
+    assert epochs({"a": metrics(1, 1, 0, 160.0, epochs=300), "b": metrics(2, 1, 0, 140.0, epochs=20)}) == "20 and 300"
 
 
 def test_seed_spread_mean_and_stdev():
@@ -69,12 +115,19 @@ def test_seed_spread_groups_int_and_float_beta():
 
 
 def test_seed_table_row():
-    """The seed table shows mean ± stdev beside the report's total and their difference."""
+    """The seed table shows mean ± stdev of R + βK and IWAE NLL beside the report's total and their difference."""
     runs = {"a": metrics(2, 1.0, 0, 140.0, kl=6.0), "b": metrics(2, 1.0, 1, 142.0, kl=8.0)}
     [row] = rows(seed_table(runs))
     assert f"{statistics.stdev([140.0, 142.0]):.2f}" == "1.41"
-    assert "| 2 | 1 | 2 |" in row and "141.00 ± 1.41" in row and "7.00 ± 1.41" in row
-    assert "144.49" in row and "-3.49 (-2.4%)" in row
+    assert cells(row) == [label(2, 1), f"141.00{NBSP}±{NBSP}1.41", "144.49",
+                          f"{MINUS}3.49{NBSP}({MINUS}2.4%)", f"138.00{NBSP}±{NBSP}1.41"]
+
+
+def test_seed_counts_in_words():
+    runs = {"a": metrics(2, 1.0, 0, 140.0), "b": metrics(2, 1.0, 1, 142.0), "c": metrics(2, 1.0, 2, 141.0),
+            "d": metrics(1, 1.0, 0, 160.0), "e": metrics(1, 1.0, 1, 161.0)}
+    assert seed_counts(runs) == "two or three seeds"
+    assert seed_counts({k: runs[k] for k in "abc"}) == "three seeds"
 
 
 def test_seed_table_with_a_configuration_the_report_lacks():
@@ -134,15 +187,43 @@ def test_cost_sums_the_runs_and_schedules_them_on_the_cores():
     assert cost_["train_minutes"] == pytest.approx(18.0) and cost_["eval_minutes"] == pytest.approx(3.0)
     assert cost_["epoch_seconds"] == pytest.approx(1080 / 900)
     assert cost_["sweep_minutes"] == pytest.approx(11.0)
-    assert cost_["machine"] == "cpu, 2 cores, 1 thread(s) per run"
+    assert cost_["machine"] == "cpu, 2 cores, one thread per run"
 
 
-def test_verdicts_follow_the_report_and_say_which_way():
-    """One line per configuration, in the report's order, lower or higher by how much."""
-    runs = {"a": metrics(64, 10.0, 0, 170.0), "b": metrics(1, 1, 0, 170.0)}
+def test_verdicts_follow_the_report_and_judge_by_the_tolerance():
+    """One line per configuration, in the report's order: the difference and the tolerance it is judged by."""
+    runs = {"a": metrics(64, 10.0, 0, 180.0), "b": metrics(1, 1, 0, 170.0)}
     first, second = verdicts(runs).splitlines()
-    assert first.startswith("- n = 1, beta = 1: 170.00") and "5.6% higher (worse)" in first
-    assert second.startswith("- n = 64, beta = 10: 170.00") and "5.7% lower (better)" in second
+    assert first.startswith(f"- {label(1, 1)}: 170.00 against the report's 161.04")
+    assert f"+8.96{NBSP}(+5.6%), outside the {TOLERANCE:.0%} tolerance" in first
+    assert second.startswith(f"- {label(64, 10)}: 180.00") and "within the 1% tolerance" in second
+    assert second.endswith("not repeated with other seeds.")
+
+
+def test_verdicts_compare_the_difference_with_the_seed_spread():
+    """Where other seeds were run, the difference in units of their standard deviation."""
+    runs = {"s0": metrics(2, 1, 0, 145.49), "s1": metrics(2, 1, 1, 144.0), "s2": metrics(2, 1, 2, 146.0)}
+    [line] = verdicts(runs, pages="experiments").splitlines()
+    std = statistics.stdev([145.49, 144.0, 146.0])
+    assert line.startswith(f"- [{label(2, 1)}](experiments/s0.ipynb): 145.49")
+    assert f"{1.0 / std:.1f} times the standard deviation of its total over three seeds ({std:.2f} nats)." in line
+
+
+def test_outcome_counts_rows_within_tolerance_and_names_the_largest_difference():
+    runs = {"a": metrics(1, 1, 0, 161.04 * 1.005), "b": metrics(2, 1, 0, 144.49 * 0.98),
+            "c": metrics(2, 1, 1, 144.49 * 0.99)}
+    result = outcome(runs)
+    assert (result["rows"], result["within"], result["largest_name"]) == (2, 1, "b")
+    assert result["largest"] == pytest.approx(-0.02)
+    assert result["spread"] == pytest.approx(statistics.stdev([144.49 * 0.98, 144.49 * 0.99]))
+    assert result["sentence"].startswith("One of the report's two Table 1 configurations lands within 1%")
+    assert f"largest difference is {MINUS}2.0% (n = 2, β = 1). Over two seeds" in result["sentence"]
+
+
+def test_outcome_says_all_when_all_are_within():
+    runs = {"a": metrics(1, 1, 0, 161.0), "b": metrics(2, 1, 0, 144.5)}
+    assert outcome(runs)["sentence"].startswith("All two of the report's")
+    assert outcome({})["rows"] == 0
 
 
 def test_largest_difference_compares_runs_of_the_same_name_either_way():
@@ -153,15 +234,15 @@ def test_largest_difference_compares_runs_of_the_same_name_either_way():
     assert name == "b" and diff == pytest.approx(-0.01)
 
 
-def test_timed_sweep_says_whether_one_was_recorded(tmp_path):
-    """Without a record, a sentence saying so; with one, its minutes, machine and workers."""
+def test_sweeps_table_one_row_per_record(tmp_path):
+    """A row per recorded sweep (missing records left out); a sentence where there is none."""
+    assert not sweeps_table({"CPU": tmp_path / "none.json"}).startswith("|")
     path = tmp_path / "sweep.json"
-    assert "No `vaecore sweep --record sweep.json`" in timed_sweep(path)
     path.write_text(json.dumps({"wall_minutes": 52.4, "workers": 2, "threads_per_worker": 1,
                                 "configs": ["a", "b"], "minutes": {"a": 30.0, "b": 20.0}, "failed": [],
                                 "commit": "abc", "machine": {"cpu": "AMD EPYC", "cores": 2}}))
-    assert timed_sweep(path) == ("Timed as one command (`vaecore sweep --record`, commit abc): 2 configurations "
-                                 "(a, b) in 52 minutes on AMD EPYC, 2 cores, 2 at a time with 1 thread(s) each.")
+    [row] = rows(sweeps_table({"CPU": path, "GPU": tmp_path / "none.json"}))
+    assert cells(row) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52", "abc"]
 
 
 def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):

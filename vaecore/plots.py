@@ -111,22 +111,31 @@ def latent_codes(model: VAE, data: Split, max_points: int = 5000, seed: int = 0)
     return fig
 
 
-def loss_curves(history: dict[str, list]) -> Figure:
+def loss_curves(history: dict[str, list], columns: int = 3) -> Figure:
     """Train and validation (test set) loss per epoch: total, reconstruction and KL.
 
     Args:
         history: as returned by :func:`vaecore.train.train`.
+        columns: panels side by side; ``1`` stacks them in a figure half as wide, which
+            stays legible where the figure is shown at the width of a page's text column.
 
     Returns:
         Three panels sharing the epoch axis.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharex=True)
+    rows = math.ceil(3 / columns)
+    figsize = (4 * columns, 3.5) if rows == 1 else (6, 2.3 * rows)
+    fig, axes = plt.subplots(rows, columns, figsize=figsize, sharex=True, squeeze=False)
+    axes = axes.ravel()
     for ax, term in zip(axes, ("total", "recon", "kl")):
         ax.plot(history["epoch"], history[f"train_{term}"], label="train")
         ax.plot(history["epoch"], history[f"test_{term}"], label="validation (test set)")
         ax.set_title({"total": "loss (recon + beta KL)", "recon": "reconstruction", "kl": "KL"}[term])
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
+        if rows > 1:
+            ax.set_ylabel("nats per image")
+    for ax in axes[3:]:
+        ax.set_visible(False)
     axes[0].set_ylabel("nats per image")
     axes[0].legend()
     fig.tight_layout()

@@ -22,6 +22,16 @@ ORIGINAL_TABLE1 = {
     (64, 10.0): (143.37, 3.69, 180.22),
 }
 
+# A run reproduces a row of Table 1 when its total is within this fraction of the report's.
+# The report gives one run per configuration and no error bars; 1% is several times the
+# seed-to-seed spread of the totals that the seed table measures (a few tenths of a percent).
+TOLERANCE = 0.01
+
+MINUS = "\u2212"  # a typographic minus: it does not break a line, as a hyphen may
+NBSP = "\u00a0"
+
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
 
 def load_runs(folder: str | Path) -> dict[str, dict]:
     """Every ``<name>.json`` metrics file in ``folder``, by name."""
@@ -42,32 +52,85 @@ def _row(cells: list) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def table1(runs: dict[str, dict]) -> str:
-    """Table 1 as markdown: ours beside the report's, the difference, and the IWAE NLL.
+def number(count: int) -> str:
+    """A count as a reader would write it: words up to ten, digits above."""
+    return _WORDS[count] if 0 <= count < len(_WORDS) else str(count)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``"one thread"``, ``"two threads"``: a count with its noun in the right number."""
+    return f"{number(count)} {noun if count == 1 else plural or noun + 's'}"
+
+
+def signed(value: float, places: int = 2) -> str:
+    """``value`` with an explicit sign and a typographic minus; a value that rounds to zero has none."""
+    text = f"{abs(value):.{places}f}"
+    if float(text) == 0:
+        return text
+    return ("+" if value > 0 else MINUS) + text
+
+
+def percent(fraction: float) -> str:
+    """A signed relative difference: one decimal, two where one would read as zero, never "-0.0%"."""
+    for places in (1, 2):
+        if round(abs(fraction) * 100, places) != 0:
+            return signed(fraction * 100, places) + "%"
+    return "0%"
+
+
+def difference(value: float, reference: float) -> str:
+    """``value - reference`` in nats and relative to ``reference``, on one line: ``−0.49 (−0.30%)``."""
+    diff = value - reference
+    return f"{signed(diff)}{NBSP}({percent(diff / reference)})"
+
+
+def _label(n: int, beta: float, nbsp: bool = False) -> str:
+    """``"n = 64, β = 0.1"``; with ``nbsp`` it breaks only after the comma."""
+    space = NBSP if nbsp else " "
+    return f"n{space}={space}{n}, β{space}={space}{beta:g}"
+
+
+def _link(name: str, metrics: dict, pages: str | None) -> str:
+    """The configuration, linked to its run page in ``pages`` where one is given."""
+    label = _label(*_key(metrics), nbsp=True)
+    return f"[{label}]({pages}/{name}.ipynb)" if pages else label
+
+
+def table1(runs: dict[str, dict], pages: str | None = None) -> str:
+    """Table 1 as markdown: for each configuration our run above the report's, and the
+    difference; then the β = 1 bound R + K and the IWAE NLL.
+
+    Each configuration takes two rows, ours (named by the configuration) and the report's
+    (named *report*), so that every column holds one short number and the table stays
+    narrow; the difference stays on one line.
 
     Args:
         runs: metrics by run name; runs with a seed other than 0 are left out (see
             :func:`seed_table`), as are configurations the report does not have.
+        pages: folder of the run pages, relative to the page showing the table; where
+            given, each configuration links to its run's page (``<pages>/<name>.ipynb``).
 
     Returns:
-        A markdown table, rows in the report's order.
+        A markdown table, configurations in the report's order.
     """
     ours = table1_runs(runs)
     if not ours:
         return "*No run of the report's configurations yet.*"
-    lines = [
-        _row(["n", "β", "BCE", "report", "KL", "report", "total", "report", "Δ total", "IWAE NLL", "epochs"]),
-        _row(["---:"] * 11),
-    ]
-    for m in ours.values():
-        (n, beta), (bce, kl, total) = _key(m), ORIGINAL_TABLE1[_key(m)]
-        diff = m["test_total"] - total
-        lines.append(_row([
-            n, f"{beta:g}", f"{m['test_recon']:.2f}", f"{bce:.2f}", f"{m['test_kl']:.2f}", f"{kl:.2f}",
-            f"**{m['test_total']:.2f}**", f"{total:.2f}", f"{diff:+.2f} ({diff / total:+.1%})",
-            f"{m['test_iwae_nll']:.2f}", len(m["history"]["epoch"]),
-        ]))
+    lines = [_row(["configuration", "R", "K", "R + βK", "Δ", "R + K", "IWAE NLL"]),
+             _row(["---"] + ["---:"] * 6)]
+    for name, m in ours.items():
+        bce, kl, total = ORIGINAL_TABLE1[_key(m)]
+        lines.append(_row([_link(name, m, pages), f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
+                           f"{m['test_total']:.2f}", difference(m["test_total"], total),
+                           f"{m['test_recon'] + m['test_kl']:.2f}", f"{m['test_iwae_nll']:.2f}"]))
+        lines.append(_row(["*report*", f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "", f"{bce + kl:.2f}", "–"]))
     return "\n".join(lines)
+
+
+def epochs(runs: dict[str, dict]) -> str:
+    """The epochs the Table 1 runs trained for, in words: ``"300"``, or ``"300 and 20"`` where they differ."""
+    counts = sorted({len(m["history"]["epoch"]) for m in table1_runs(runs).values()})
+    return " and ".join(str(c) for c in counts)
 
 
 def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tuple[float, float, int]]]:
@@ -91,21 +154,28 @@ def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tupl
 
 
 def seed_table(runs: dict[str, dict]) -> str:
-    """The seed spread as markdown: mean +- standard deviation, beside the report's total."""
-    lines = [_row(["n", "β", "seeds", "BCE", "KL", "total", "report", "Δ mean total", "IWAE NLL"]),
-             _row(["---:"] * 9)]
+    """The seed spread as markdown: the mean ± standard deviation of the objective R + βK and of
+    the IWAE NLL over the seeds, beside the report's total and their difference (the number of
+    seeds is :func:`seed_counts`)."""
+    lines = [_row(["configuration", "R + βK", "report", "Δ mean", "IWAE NLL"]),
+             _row(["---"] + ["---:"] * 4)]
     spread = seed_spread(runs)
     if not spread:  # an empty table has no body, which LaTeX cannot typeset
         return "*No configuration has been run with more than one seed yet.*"
     for key, stats in spread.items():
-        cells = [f"{stats[t][0]:.2f} ± {stats[t][1]:.2f}" for t in ("test_recon", "test_kl", "test_total")]
+        mean, std, count = stats["test_total"]
         report = ORIGINAL_TABLE1.get(key, (None, None, None))[2]
-        diff = stats["test_total"][0] - report if report else None
-        lines.append(_row([key[0], f"{key[1]:g}", stats["test_total"][2], *cells,
-                           f"{report:.2f}" if report else "-",
-                           f"{diff:+.2f} ({diff / report:+.1%})" if report else "-",
-                           f"{stats['test_iwae_nll'][0]:.2f} ± {stats['test_iwae_nll'][1]:.2f}"]))
+        lines.append(_row([_label(*key, nbsp=True), f"{mean:.2f}{NBSP}±{NBSP}{std:.2f}",
+                           f"{report:.2f}" if report else "–",
+                           difference(mean, report) if report else "–",
+                           f"{stats['test_iwae_nll'][0]:.2f}{NBSP}±{NBSP}{stats['test_iwae_nll'][1]:.2f}"]))
     return "\n".join(lines)
+
+
+def seed_counts(runs: dict[str, dict]) -> str:
+    """How many seeds each configuration of :func:`seed_table` ran with, in words: ``"three seeds"``."""
+    counts = sorted({stats["test_total"][2] for stats in seed_spread(runs).values()})
+    return " or ".join(number(c) for c in counts) + " seeds"
 
 
 def metrics_table(metrics: dict) -> str:
@@ -128,16 +198,66 @@ def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
     return dict(sorted(ours, key=lambda item: order.index(_key(item[1]))))
 
 
-def verdicts(runs: dict[str, dict]) -> str:
-    """One markdown bullet per Table 1 configuration: better or worse than the report, by how much."""
+def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
+    """One markdown bullet per Table 1 configuration: the difference from the report, judged
+    by :data:`TOLERANCE` and set beside the seed-to-seed spread where the configuration was
+    run with more than one seed.
+
+    Args:
+        runs: metrics by run name, other seeds included (they give the spread).
+        pages: folder of the run pages, to link each configuration to its page.
+    """
+    spread = seed_spread(runs)
     lines = []
-    for m, report in against_report(runs).values():
-        n, beta = _key(m)
-        diff = (m["test_total"] - report) / report
-        word = "lower (better) than" if diff < 0 else "higher (worse) than"
-        lines.append(f"- n = {n}, beta = {beta:g}: {m['test_total']:.2f} nats, {abs(diff):.1%} {word} "
-                     f"the report's {report:.2f}.")
+    for name, (m, report) in against_report(runs).items():
+        key = _key(m)
+        diff = m["test_total"] - report
+        within = abs(diff / report) <= TOLERANCE
+        line = (f"- {_link(name, m, pages)}: {m['test_total']:.2f} against the report's {report:.2f}, "
+                f"{difference(m['test_total'], report)}, "
+                f"{'within' if within else 'outside'} the {TOLERANCE:.0%} tolerance; ")
+        if key in spread:
+            _, std, count = spread[key]["test_total"]
+            line += (f"{abs(diff) / std:.1f} times the standard deviation of its total over "
+                     f"{counted(count, 'seed')} ({std:.2f} nats).")
+        else:
+            line += "not repeated with other seeds."
+        lines.append(line)
     return "\n".join(lines)
+
+
+def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
+    """The verdict on Table 1 in numbers and as one sentence (plain text, for any page).
+
+    Returns:
+        ``rows`` (Table 1 runs), ``within`` (of those, within :data:`TOLERANCE`),
+        ``largest`` (the largest relative difference, signed) and ``largest_name``,
+        ``spread`` (the largest standard deviation over seeds of a total, nats) and
+        ``sentence``.
+    """
+    diffs = {name: m["test_total"] / report - 1 for name, (m, report) in against_report(runs).items()}
+    if not diffs:
+        return {"rows": 0, "within": 0, "sentence": "No run of the report's configurations yet."}
+    table = table1_runs(runs)
+    name = max(diffs, key=lambda key: abs(diffs[key]))
+    within = sum(abs(d) <= TOLERANCE for d in diffs.values())
+    result = {"rows": len(diffs), "within": within, "largest": diffs[name], "largest_name": name}
+    if within == len(diffs) and within > 1:
+        share = f"All {number(within)} of the report's Table 1 configurations land"
+    else:
+        share = (f"{number(within).capitalize()} of the report's {number(len(diffs))} Table 1 configurations "
+                 f"{'lands' if within == 1 else 'land'}")
+    sentence = (f"{share} within {TOLERANCE:.0%} of its totals; the largest difference is "
+                f"{percent(diffs[name])} ({_label(*_key(table[name]))})")
+    spread = seed_spread(runs)
+    if spread:
+        key = max(spread, key=lambda k: spread[k]["test_total"][1])
+        mean, std, count = spread[key]["test_total"]
+        result["spread"] = std
+        sentence += (f". Over {counted(count, 'seed')}, a total varies by a standard deviation of up to "
+                     f"{std:.2f} nats, {abs(std / mean):.1%} ({_label(*key)})")
+    result["sentence"] = sentence + "."
+    return result
 
 
 def makespan(minutes: list[float], workers: int) -> float:
@@ -167,7 +287,7 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
     return {"runs": len(table), "epochs": epochs, "train_minutes": train, "eval_minutes": evaluation,
             "epoch_seconds": 60 * train / max(epochs, 1), "workers": workers,
             "sweep_minutes": makespan(jobs, workers),
-            "machine": "; ".join(f"{cpu}, {cores} cores, {threads} thread(s) per run"
+            "machine": "; ".join(f"{cpu}, {cores} cores, {counted(threads, 'thread')} per run"
                                  for cpu, cores, threads in sorted(machines))}
 
 
@@ -187,20 +307,31 @@ def floor(runs: dict[str, dict], x_dim: int, gflops: float) -> dict[str, float]:
     return {"tflops": flops / 1e12, "minutes": flops / (gflops * 1e9) / 60}
 
 
-def timed_sweep(path: str | Path) -> str:
-    """A sentence on the sweep timed as one command (``vaecore sweep --record``), if it was."""
-    path = Path(path)
-    if not path.exists():
-        return (f"No `vaecore sweep --record {path.name}` of the seven configurations has been run yet: "
-                "the minutes above come from the runs' own timings.")
-    timing = json.loads(path.read_text())
-    machine = timing["machine"]
-    where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
-    return (f"Timed as one command (`vaecore sweep --record`, commit {timing['commit']}): "
-            f"{len(timing['configs'])} configurations ({', '.join(timing['configs'])}) "
-            f"in {timing['wall_minutes']:.0f} minutes on {where}, "
-            f"{timing['workers']} at a time with {timing['threads_per_worker']} thread(s) each"
-            + (f"; failed: {', '.join(timing['failed'])}." if timing["failed"] else "."))
+def sweeps_table(records: dict[str, str | Path]) -> str:
+    """The sweeps timed as one command (``vaecore sweep --record``), one row per record.
+
+    Args:
+        records: a label for each record (``"CPU"``, ``"GPU"``) and its path; missing
+            records are left out.
+
+    Returns:
+        A markdown table: the hardware, how many configurations ran at a time with how many
+        threads each, the wall-clock minutes and the commit that ran them.
+    """
+    lines = [_row(["sweep", "hardware", "at a time", "threads each", "minutes", "commit"]),
+             _row(["---", "---", "---:", "---:", "---:", "---"])]
+    for label, path in records.items():
+        path = Path(path)
+        if not path.exists():
+            continue
+        timing = json.loads(path.read_text())
+        machine = timing["machine"]
+        where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
+        lines.append(_row([label, where, timing["workers"], timing["threads_per_worker"],
+                           f"{timing['wall_minutes']:.0f}", timing["commit"]]))
+    if len(lines) == 2:
+        return "*No sweep has been timed as one command yet.*"
+    return "\n".join(lines)
 
 
 def against_report(runs: dict[str, dict]) -> dict[str, tuple[dict, float]]:
