@@ -35,4 +35,5 @@ def test_a_copy_of_the_tree_names_its_commit_in_the_environment(monkeypatch):
 
 def test_describe_names_the_gpu_else_the_cpu_threads():
     assert provenance.describe({"cpu": "AMD EPYC", "threads": 1, "gpu": "NVIDIA H200"}) == "NVIDIA H200"
-    assert provenance.describe({"cpu": "AMD EPYC", "threads": 1}) == "AMD EPYC (1 CPU thread(s))"
+    assert provenance.describe({"cpu": "AMD EPYC", "threads": 1}) == "AMD EPYC (1 CPU thread)"
+    assert provenance.describe({"cpu": "AMD EPYC", "threads": 2}) == "AMD EPYC (2 CPU threads)"

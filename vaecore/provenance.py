@@ -53,4 +53,5 @@ def cpu_name() -> str:
 
 def describe(info: dict) -> str:
     """A run's ``machine`` record in words: the GPU, else the processor and the threads used."""
-    return info.get("gpu") or f"{info['cpu']} ({info['threads']} CPU thread(s))"
+    threads = info["threads"]
+    return info.get("gpu") or f"{info['cpu']} ({threads} CPU thread{'' if threads == 1 else 's'})"
