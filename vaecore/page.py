@@ -71,7 +71,8 @@ def weights_note(config: Config, metrics: dict) -> str:
     """Where this page's model came from, and the file that holds it, in a sentence."""
     if metrics.get("shipped_weights"):
         return (f"No training ran for this page: it evaluates the weights shipped as "
-                f"`book/experiments/{metrics['shipped_weights']}.pt`.")
+                f"book/experiments/{metrics['shipped_weights']}.pt.")
     path = params_file(config)
-    where = f"shipped beside this page as `{path.stem}.pt`" if path else "`model.pt` in the run's folder"
-    return f"The trained weights are {where} (SHA-256 `{metrics['weights_sha256'][:16]}…`)."
+    # plain text: the page glues this sentence as text, where markdown would show its backticks
+    where = f"shipped beside this page as {path.stem}.pt" if path else "model.pt in the run's folder"
+    return f"The trained weights are {where} (SHA-256 {metrics['weights_sha256'][:16]}…)."
