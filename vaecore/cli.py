@@ -30,8 +30,6 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--device", choices=["cpu", "cuda"], help="override the config's device")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
-    train.add_argument("--quiet", action="store_true",
-                       help="progress as a line every half minute, not a redrawn bar (as in logs)")
 
     sweep = commands.add_parser(
         "sweep", help="execute the experiment notebook with papermill for each params file",
@@ -53,19 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--device", choices=["cpu", "cuda"], help="override the params files' device")
     sweep.add_argument("--record", type=Path,
                        help="write the sweep's wall-clock and per-configuration minutes to this JSON file")
-    sweep.add_argument("--quiet", action="store_true",
-                       help="progress as a line every half minute, not a redrawn bar (as in logs)")
 
     evaluate = commands.add_parser(
         "evaluate", help="evaluate a shipped or trained model on the test set, without training",
-        description="Load a model (a shipped one by name, e.g. n64-beta1, or a checkpoint.pt or weights "
+        description="Load a model (a shipped one by name, e.g. n64-beta0p2, or a checkpoint.pt or weights "
                     "file) and print its test-set BCE, KL and total, and with --iwae-k its IWAE estimate "
                     "of -log p(x), as JSON.")
     evaluate.add_argument("model", help="a shipped model's name (a params file's stem) or a .pt file")
     evaluate.add_argument("--iwae-k", type=int, help="importance samples per test image for -log p(x)")
     evaluate.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
-    evaluate.add_argument("--quiet", action="store_true",
-                       help="progress as a line every half minute, not a redrawn bar (as in logs)")
+    for command in (train, sweep, evaluate):
+        command.add_argument("--quiet", action="store_true",
+                             help="progress as a line every half minute, not a redrawn bar (as in logs)")
 
     bench = commands.add_parser(
         "bench", help="time vaecore's trainer against a DataLoader reference loop",
