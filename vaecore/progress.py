@@ -19,6 +19,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from vaecore.errors import VaecoreError
+from vaecore.folder import write_atomically
 
 MODES = ("bar", "lines", "off")
 FILE = "progress.json"  # a run folder's latest epoch, for whoever watches the run
@@ -67,9 +68,8 @@ def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bo
 
 def report_epoch(folder: Path, epoch: int, epochs: int, train: float, test: float) -> None:
     """Record a run's latest epoch in ``folder/progress.json`` (whole, never half-written)."""
-    tmp = folder / (FILE + ".tmp")
-    tmp.write_text(json.dumps({"epoch": epoch, "epochs": epochs, "train": train, "test": test}))
-    os.replace(tmp, folder / FILE)
+    record = json.dumps({"epoch": epoch, "epochs": epochs, "train": train, "test": test}).encode()
+    write_atomically(folder / FILE, lambda file: file.write(record))
 
 
 def read_epoch(folder: Path) -> dict | None:
