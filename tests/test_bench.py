@@ -1,8 +1,11 @@
 """The benchmark's FLOP count, which its GFLOP/s figure rests on."""
 
+import pytest
 import torch
 
-from vaecore.bench import matmul_gflops, run_flops, step_flops
+from vaecore.bench import interleaved, matmul_gflops, profile_step, run_flops, step_flops
+from vaecore.peers import pythae_epoch
+from vaecore.train import make_model, make_optimizer
 
 
 def test_step_flops_counts_forward_and_backward_matmuls(tiny_config):
@@ -30,3 +33,32 @@ def test_run_flops_counts_every_epoch_then_the_evaluation(tiny_config):
     iwae = 2 * (encoder + config.iwae_k * decoder)
     expected = 4 * (50 * train + 20 * forward) + 20 * (forward + iwae)
     assert run_flops(config, 784, train_images=50, test_images=20) == expected
+
+
+def test_timers_take_turns():
+    """Side by side means in turn: a burst on a shared machine slows every trainer, not one."""
+    calls = []
+    times = interleaved({"a": lambda: calls.append("a") or 1.0, "b": lambda: calls.append("b") or 2.0}, rounds=3)
+    assert calls == ["a", "b"] * 3
+    assert times == {"a": [1.0] * 3, "b": [2.0] * 3}
+
+
+def test_profile_groups_a_steps_time(tiny_config):
+    """The groups share the step's whole time, and matrix products and the optimizer have a part."""
+    config = tiny_config(n=3, hidden=(16, 8), batch_size=10)
+    model = make_model(config, 784)
+    shares = profile_step(model, make_optimizer(model, config), torch.rand(50, 784), config, batches=5)
+    assert set(shares) == {"matrix products", "loss, elementwise", "data", "optimizer", "the rest"}
+    assert sum(shares.values()) == pytest.approx(1)
+    assert all(shares[group] > 0 for group in ("matrix products", "loss, elementwise", "optimizer"))
+
+
+def test_pythae_trains_the_same_layers(tiny_config):
+    """pythae's trainer, given vaecore's layers and the images in memory, trains them for an epoch."""
+    pytest.importorskip("pythae")
+    config = tiny_config(n=3, hidden=(16, 8), batch_size=10)
+    layers = make_model(config, 784)
+    before = [p.clone() for p in layers.parameters()]
+    epoch = pythae_epoch(layers, config, torch.rand(40, 784))
+    assert epoch() > 0
+    assert all(not torch.equal(a, b) for a, b in zip(before, layers.parameters()))

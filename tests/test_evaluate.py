@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal
 
 from vaecore.evaluate import elbo, iwae_nll, latent_usage, seeded
-from vaecore.loss import recon_nll
 from vaecore.train import make_model, train
 
 
@@ -96,8 +96,9 @@ def test_a_dimension_the_encoder_ignores_is_inactive(trained):
 
 @torch.no_grad()
 def reference_iwae_nll(model, x, config, k, part=None, seed=0):
-    """iwae_nll as it was before k could be split (``part=None``: all k samples of an image in
-    one draw), or with the k samples drawn ``part`` at a time but summed in one logsumexp."""
+    """The IWAE estimate written plainly: torch's BCE on the images expanded to every sample,
+    torch.distributions' checked densities, all k samples of an image in one draw
+    (``part=None``) or drawn ``part`` at a time but summed in one logsumexp."""
     chunk = max(1, 2**21 // (k * x.shape[1]))
     total = 0.0
     with seeded(seed, x.device):
@@ -105,18 +106,23 @@ def reference_iwae_nll(model, x, config, k, part=None, seed=0):
             mu, logvar = model.encode(batch)
             q = Normal(mu, torch.exp(0.5 * logvar))
             z = torch.cat([q.sample((min(part or k, k - start),)) for start in range(0, k, part or k)])
-            log_w = (-recon_nll(model.decode(z), batch, config.likelihood)
+            logits = model.decode(z)
+            bce = F.binary_cross_entropy_with_logits(logits, batch.expand_as(logits), reduction="none").sum(-1)
+            log_w = (-bce
                      + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1))
             total -= (torch.logsumexp(log_w, dim=0) - math.log(k)).sum().item()
     return total / len(x)
 
 
 @pytest.mark.parametrize("k", [1, 7, 64, 2**21 // 784])
-def test_iwae_is_unchanged_while_k_fits_one_pass(mnist, tiny_config, k):
-    """Up to k * 784 <= 2**21 the estimate is bit-identical to the one-pass computation."""
-    config = tiny_config(n=3)
-    model, x = make_model(config, 784), mnist[1].x[:30]
-    assert iwae_nll(model, x, config, k=k, seed=2) == reference_iwae_nll(model, x, config, k=k, seed=2)
+def test_iwae_equals_the_plain_computation_on_the_same_draws(trained, k):
+    """The fast estimate (unchecked densities, passes sized for the cache, freed blocks reused)
+    equals the plain one-pass computation on the same draws to float rounding, far below its
+    Monte Carlo error."""
+    model, config, x = trained
+    x = x[:30]
+    assert iwae_nll(model, x, config, k=k, seed=2) == pytest.approx(
+        reference_iwae_nll(model, x, config, k=k, seed=2), rel=1e-6)
 
 
 def test_iwae_splits_a_k_too_big_for_one_pass(trained, monkeypatch):

@@ -74,6 +74,19 @@ def attempts(n):
 
 
 @pytest.mark.slow
+def test_longest_configurations_run_first_and_the_record_has_the_floor(tmp_path, notebook, runs):
+    """One worker runs n = 2 (more FLOPs) before n = 1 though given after it; the record puts the
+    wall clock beside the matmul floor of the same configurations."""
+    short, long = params_file(tmp_path, "short", n=1, seed=0), params_file(tmp_path, "long", n=2, seed=0)
+    record = tmp_path / "sweep.json"
+    assert sweep([short, long], notebook=notebook, outdir=tmp_path / "out", workers=1, record=record) == []
+    timing = json.loads(record.read_text())
+    assert list(timing["minutes"]) == ["long", "short"]  # in the order they finished
+    assert timing["floor_minutes"] > 0 and timing["matmul_gflops"] > 0
+    assert timing["wall_over_floor"] == pytest.approx(timing["wall_minutes"] / timing["floor_minutes"])
+
+
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:device 'cuda' asked for")  # the record's device, on a machine without one
 def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, notebook, monkeypatch, capsys):
     """On a local cluster of 2 workers, n = 3 fails by name; n = 2 still gets its page and metrics.

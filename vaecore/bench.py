@@ -1,4 +1,4 @@
-"""How fast is the trainer? Against a DataLoader loop and against the machine's matmul speed."""
+"""How fast are training and evaluation? Against the peers' trainers and the machine's matmul speed."""
 
 from __future__ import annotations
 
@@ -6,34 +6,31 @@ import statistics
 import time
 from collections.abc import Callable
 
+import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision import datasets, transforms
 
+from vaecore import plots
 from vaecore.config import Config
-from vaecore.data import data_root, load
-from vaecore.evaluate import elbo, iwae_nll
+from vaecore.data import load
+from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.loss import vae_loss
+from vaecore.memory import reuse_freed_blocks
+from vaecore.peers import Timer, examples_epoch, pythae_epoch, sync
 from vaecore.provenance import machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
     """GFLOP/s of a large square fp32 matmul: the machine's practical ceiling."""
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b  # warm-up
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    _sync(device)
+    sync(device)
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -76,32 +73,90 @@ def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -
     return round(config.epochs * (train_images * train + test_images * forward) + test_images * (forward + iwae))
 
 
-def reference_epoch(config: Config, loader: DataLoader, x_dim: int, device: torch.device) -> float:
-    """One epoch as pytorch/examples/vae writes it: Dataset + DataLoader, sigmoid + BCE. Returns seconds."""
-    model = make_model(config, x_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+def vaecore_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                  config: Config) -> Timer:
+    """Epochs of vaecore's trainer over ``x`` (N, D)."""
+    def epoch() -> float:
+        sync(x.device)
+        start = time.perf_counter()
+        train_epoch(model, optimizer, x, config)
+        sync(x.device)
+        return time.perf_counter() - start
+
+    return epoch
+
+
+def interleaved(timers: dict[str, Timer], rounds: int) -> dict[str, list[float]]:
+    """Each timer's seconds over ``rounds`` rounds of one epoch each, taken in turn, so that a
+    neighbour's burst on a shared machine slows all of them rather than one."""
+    times: dict[str, list[float]] = {name: [] for name in timers}
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            times[name].append(timer())
+    return times
+
+
+# self time of these ops, by group; the optimizer's by its step's and zero_grad's own scopes
+GROUPS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
+          "loss, elementwise": ("aten::softplus", "aten::softplus_backward"),
+          "data": ("aten::index", "aten::randperm")}
+
+
+def profile_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                 config: Config, batches: int = 40) -> dict[str, float]:
+    """Where a training step's time goes (torch.profiler over ``batches`` steps): the fraction of
+    the CPU time in each of :data:`GROUPS`, the optimizer, and the rest."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train_epoch(model, optimizer, x[: batches * config.batch_size], config)
+    events = prof.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    shares = {group: sum(e.self_cpu_time_total for e in events if e.key in names) / total
+              for group, names in GROUPS.items()}
+    shares["optimizer"] = sum(e.cpu_time_total for e in events if e.key.startswith("Optimizer.")) / total
+    shares["the rest"] = 1 - sum(shares.values())
+    return shares
+
+
+def evaluation(model: torch.nn.Module, config: Config, root: str | None, images: int, gflops: float) -> dict:
+    """Seconds of an n > 2 page's evaluation: the IWAE estimate at ``config.iwae_k`` (timed on
+    ``images`` test images, given per 10,000), the t-SNE map of 5,000 codes, and the other
+    figures but the loss curves."""
+    test = load(config.dataset, train=False, root=root)
+    x = test.x[:images].to(next(model.parameters()).device)
     start = time.perf_counter()
-    for data, _ in loader:
-        data = data.to(device).view(-1, x_dim)
-        optimizer.zero_grad()
-        mu, logvar = model.encode(data)
-        recon = torch.sigmoid(model.decode(model.reparameterize(mu, logvar)))
-        bce = F.binary_cross_entropy(recon, data, reduction="sum")
-        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
-        (bce + kld).backward()
-        optimizer.step()
-    _sync(device)
-    return time.perf_counter() - start
+    iwae_nll(model, x, config, k=config.iwae_k)
+    iwae = (time.perf_counter() - start) * 10_000 / images
+    flops = count_flops(lambda: iwae_nll(model, x[:1], config, k=config.iwae_k)) * 10_000
+    start = time.perf_counter()
+    plt.close(plots.latent_codes(model, test, max_points=5000))
+    tsne = time.perf_counter() - start
+    start = time.perf_counter()
+    kls = latent_usage(model, test.x).kl_per_dim
+    for figure in (plots.kl_per_dim(kls), plots.generated(model, test), plots.prior_samples(model),
+                   plots.reconstructions(model, test.x)):
+        plt.close(figure)
+    figures = time.perf_counter() - start
+    return {"iwae_seconds": iwae, "iwae_gflops": flops / iwae / 1e9, "iwae_fraction": flops / iwae / 1e9 / gflops,
+            "tsne_seconds": tsne, "figures_seconds": figures}
 
 
-def bench(device: str = "cpu", epochs: int = 3, root: str | None = None) -> dict:
-    """Print epoch times of both loops, the trainer's GFLOP/s, the matmul ceiling and the speedup.
+def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_images: int = 500) -> dict:
+    """Print epoch times of vaecore's trainer and its peers, where a step's time goes, the
+    evaluation's times, and the fractions of the matmul ceiling; last, the speedup over the
+    PyTorch examples' loop.
+
+    Args:
+        device: ``cpu`` or ``cuda``.
+        epochs: timed epochs of vaecore's and pythae's trainers, interleaved (the medians count).
+        root: data folder.
+        eval_images: test images the IWAE estimate is timed on (0: no evaluation timing).
 
     Returns:
         The measurements, with the machine they were taken on.
     """
     config = Config(n=64, device=device)
     dev = resolve_device(device)
+    reuse_freed_blocks()  # as training and evaluation do; for the peers too, in this process
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"model: the report's n=64 VAE, batch {config.batch_size}")
     x = load(config.dataset, train=True, root=root).x.to(dev)
@@ -109,26 +164,40 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None) -> dict
     model = make_model(config, x.shape[1]).to(dev)
     optimizer = make_optimizer(model, config)
     train_epoch(model, optimizer, x[: 20 * config.batch_size], config)  # warm-up
-    times = []
-    for _ in range(epochs):
-        _sync(dev)
-        start = time.perf_counter()
-        train_epoch(model, optimizer, x, config)
-        _sync(dev)
-        times.append(time.perf_counter() - start)
-    ours = statistics.median(times)  # robust to a neighbour's burst on a shared machine
-
-    mnist = datasets.MNIST(root=data_root(root), train=True, download=False, transform=transforms.ToTensor())
-    loader = DataLoader(mnist, batch_size=config.batch_size, shuffle=True)
-    reference = reference_epoch(config, loader, x.shape[1], dev)
-
+    timers = {"vaecore": vaecore_epoch(model, optimizer, x, config)}
+    pythae = pythae_epoch(make_model(config, x.shape[1]).to(dev), config, x)
+    if pythae is None:
+        print("pythae:            not installed (pip install -e \".[peers]\"), left out")
+    else:
+        timers["pythae"] = pythae
+    times = interleaved(timers, epochs)
+    examples = examples_epoch(config, root, dev)()  # 3-4 times slower: one epoch tells
+    ours = statistics.median(times["vaecore"])
     flops = step_flops(config, x.shape[1]) * len(x) / config.batch_size
     achieved, ceiling = flops / ours / 1e9, matmul_gflops(dev)
-    print(f"vaecore trainer:   {ours:6.2f} s/epoch (median of {epochs}: {', '.join(f'{t:.2f}' for t in times)})")
-    print(f"reference loop:    {reference:6.2f} s/epoch (Dataset + DataLoader)")
+    shares = profile_step(model, optimizer, x, config) if dev.type == "cpu" else {}
+
+    result = {"trainer_epoch_seconds": ours, "trainer_epochs_seconds": times["vaecore"],
+              "reference_epoch_seconds": examples, "speedup": examples / ours,
+              "trainer_gflops": achieved, "matmul_gflops": ceiling, "profile": shares}
+    print(f"vaecore trainer:   {ours:6.2f} s/epoch (median of {epochs}: "
+          f"{', '.join(f'{t:.2f}' for t in times['vaecore'])})")
+    if pythae is not None:
+        theirs = statistics.median(times["pythae"])
+        result |= {"pythae_epoch_seconds": theirs, "pythae_epochs_seconds": times["pythae"],
+                   "speedup_pythae": theirs / ours}
+        print(f"pythae trainer:    {theirs:6.2f} s/epoch (median of {epochs}, interleaved: "
+              f"{', '.join(f'{t:.2f}' for t in times['pythae'])}); vaecore {theirs / ours:.2f}x faster")
+    print(f"reference loop:    {examples:6.2f} s/epoch (pytorch/examples: Dataset + DataLoader)")
     print(f"trainer:           {achieved:6.1f} GFLOP/s ({flops / 1e9:.0f} GFLOP of matmuls per epoch)")
     print(f"matmul ceiling:    {ceiling:6.1f} GFLOP/s (2048x2048 fp32); trainer at {achieved / ceiling:.0%} of it")
-    print(f"speedup: {reference / ours:.2f}")
-    return {"trainer_epoch_seconds": ours, "trainer_epochs_seconds": times,
-            "reference_epoch_seconds": reference, "speedup": reference / ours,
-            "trainer_gflops": achieved, "matmul_gflops": ceiling, "machine": machine(dev)}
+    if shares:
+        print("a step's time:     " + ", ".join(f"{group} {share:.0%}" for group, share in shares.items()))
+    if eval_images:
+        result["evaluation"] = timed = evaluation(model.eval(), config, root, eval_images, ceiling)
+        print(f"IWAE, k = {config.iwae_k}:    {timed['iwae_seconds']:6.1f} s per 10,000 test images "
+              f"(timed on {eval_images:,}), {timed['iwae_gflops']:.1f} GFLOP/s, {timed['iwae_fraction']:.0%} of the ceiling")
+        print(f"t-SNE map:         {timed['tsne_seconds']:6.1f} s (5,000 codes)")
+        print(f"other figures:     {timed['figures_seconds']:6.1f} s")
+    print(f"speedup: {examples / ours:.2f}")
+    return result | {"machine": machine(dev)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 
@@ -66,3 +67,19 @@ def _gib(size: int) -> str:
 def _short(value: object) -> str:
     text = repr(list(value) if isinstance(value, tuple) else value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def reuse_freed_blocks() -> None:
+    """Have glibc keep freed blocks of up to 32 MiB for reuse instead of returning them to the OS.
+
+    Otherwise each temporary of a few hundred kB or more (a batch's activations, an IWAE pass's
+    6 MB logits) is mapped afresh and faulted in page by page: two training runs sharing a
+    2-core machine spent 30% of it in the kernel (225,000 page faults a second, 160 with this),
+    and the IWAE estimate a fifth of its time. Process-wide; a no-op where libc is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: blocks below it come from the heap
+    libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: free heap kept up to 1 GiB

@@ -18,7 +18,9 @@ import yaml
 from distributed import Client, LocalCluster, as_completed, get_worker
 
 import vaecore
+from vaecore.bench import matmul_gflops, run_flops
 from vaecore.config import Config, ConfigError
+from vaecore.data import IMAGES, PIXELS
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
 from vaecore.progress import progress_bar, read_epoch
@@ -146,6 +148,12 @@ def running(futures: dict, configs: dict[str, tuple[Path, Config, dict]]) -> str
     return ", ".join(shown)
 
 
+def run_cost(config: Config) -> int:
+    """The matrix FLOPs of ``config``'s run, training and evaluation (:func:`vaecore.bench.run_flops`)."""
+    return run_flops(config, PIXELS, min(config.train_size or IMAGES[True], IMAGES[True]),
+                     min(config.test_size or IMAGES[False], IMAGES[False]))
+
+
 @contextmanager
 def connect(scheduler: str | None, workers: int) -> Iterator[tuple[Client, dict]]:
     """A client of the scheduler at ``scheduler``, else of a new local cluster of ``workers`` processes.
@@ -186,7 +194,8 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     by name and does not stop the others; its page is kept as ``<name>.failed.ipynb``.
 
     Args:
-        params: params files, submitted in this order; all are validated before anything starts.
+        params: params files, all validated before anything starts; they run longest first
+            (by :func:`run_cost`), in this order among equals.
         notebook: the parameterized notebook.
         outdir: where ``<name>.ipynb`` and ``<name>.json`` go.
         workers: worker processes of the local cluster, one configuration at a time each.
@@ -215,22 +224,30 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     folders = {var: str(Path(os.environ[var]).expanduser().resolve())
                for var in ("VAECORE_DATA", "VAECORE_RUNS") if os.environ.get(var)}
     notebook, outdir = notebook.resolve(), outdir.resolve()
+    costs = {name: run_cost(configs[name][1]) for name in todo}
     failed, minutes, machines = [], {}, []
     start = time.perf_counter()
     try:
         with connect(scheduler, workers) as (client, cluster):
             if "dashboard" in client.scheduler_info()["services"]:
                 print(f"dashboard: {client.dashboard_link}")
+            # longest first, in the given order among equals: the shortest start last, so the workers end together
+            order = sorted(todo, key=lambda name: -costs[name])
             futures = {client.submit(execute, name, configs[name][1], configs[name][2], notebook, outdir, folders,
-                                     key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1}): name
-                       for name in todo}
+                                     key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1},
+                                     priority=len(order) - rank): name
+                       for rank, name in enumerate(order)}
             try:
                 pending = as_completed(futures)
                 with progress_bar(total=len(futures), desc="sweep", unit="config") as bar:
+                    shown = time.monotonic()
                     while not pending.is_empty():
                         ready = pending.next_batch(block=False)
                         if not ready:  # show where the running configurations are, and look again
-                            bar.set_postfix_str(running(futures, configs), refresh=True)
+                            bar.set_postfix_str(running(futures, configs), refresh=False)
+                            if not bar.disable and time.monotonic() - shown >= bar.mininterval:  # logs: every 30 s
+                                bar.refresh()
+                                shown = time.monotonic()
                             time.sleep(2)
                         for future in ready:
                             name = futures[future]
@@ -258,8 +275,15 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     if failed:
         print(f"{len(failed)} of {len(todo)} configurations failed: {', '.join(sorted(failed))}")
     if record is not None:
+        # the least time the same matmuls take on this machine's cores, measured now they are idle
+        ceiling = matmul_gflops(resolve_device(device or "cpu"))
+        floor = sum(costs.values()) / ceiling / 1e9 / 60
+        print(f"matmul floor of the same configurations: {floor:.1f} min at {ceiling:.0f} GFLOP/s; "
+              f"the sweep took {wall / floor:.2f} times that")
         record.write_text(json.dumps({
-            "wall_minutes": wall, "cluster": cluster["scheduler"], "workers": cluster["workers"],
+            "wall_minutes": wall, "floor_minutes": floor, "wall_over_floor": wall / floor,
+            "matmul_gflops": ceiling, "flops": sum(costs.values()),
+            "cluster": cluster["scheduler"], "workers": cluster["workers"],
             "threads_per_worker": cluster["threads_per_worker"],
             "configs": todo, "minutes": minutes, "failed": sorted(failed),
             # a worker's machine, with its kernels' threads; this one's where none finished

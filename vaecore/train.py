@@ -15,6 +15,7 @@ from vaecore.errors import VaecoreError
 from vaecore.evaluate import elbo
 from vaecore.folder import locked, write_atomically
 from vaecore.loss import vae_loss
+from vaecore.memory import reuse_freed_blocks
 from vaecore.model import VAE
 from vaecore.progress import progress_bar, report_epoch
 from vaecore.provenance import commit
@@ -181,6 +182,7 @@ def _train(config: Config, train_set: Split, test_set: Split, out_dir: Path,
     if path.exists() and not resume:
         raise CheckpointExists(f"{path} exists: resume it, or choose another output folder")
 
+    reuse_freed_blocks()
     torch.manual_seed(config.seed)
     model = make_model(config, train_set.x.shape[1]).to(device)
     optimizer = make_optimizer(model, config)
