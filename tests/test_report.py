@@ -6,8 +6,8 @@ import statistics
 import pytest
 
 from vaecore.bench import run_flops
-from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, cost, counted, difference, epochs, floor,
-                            largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
+from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
+                            epochs, floor, largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
                             seed_spread, seed_table, signed, sweeps_table, table1, verdicts)
 
 
@@ -253,3 +253,23 @@ def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):
     result = floor({"n1": run, "n1-seed1": {**run, "config": {**run["config"], "seed": 1}}}, 784, gflops=2.0)
     assert result["tflops"] == pytest.approx(flops / 1e12)
     assert result["minutes"] == pytest.approx(flops / 2e9 / 60)
+
+
+def test_bench_table_puts_records_side_by_side(tmp_path):
+    """One column per record; what a record lacks (pythae absent, no profile) is a dash."""
+    full = {"trainer_epoch_seconds": 2.0, "pythae_epoch_seconds": 3.0, "speedup_pythae": 1.5,
+            "reference_epoch_seconds": 8.0, "speedup": 4.0, "matmul_gflops": 100.0, "trainer_gflops": 75.0,
+            "profile": {"matrix products": 0.7, "loss, elementwise": 0.1, "data": 0.02, "optimizer": 0.08,
+                        "the rest": 0.1},
+            "evaluation": {"iwae_seconds": 61.0, "iwae_fraction": 0.62, "tsne_seconds": 9.0, "figures_seconds": 0.4}}
+    bare = {key: full[key] for key in ("trainer_epoch_seconds", "reference_epoch_seconds", "speedup",
+                                       "matmul_gflops", "trainer_gflops")}
+    (tmp_path / "a.json").write_text(json.dumps(full))
+    (tmp_path / "b.json").write_text(json.dumps(bare))
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:4]]
+            for line in bench_table({"one": tmp_path / "a.json", "two": tmp_path / "b.json"}).splitlines()}
+    assert rows[""] == ["one", "two"]
+    assert rows["pythae / vaecore"] == ["1.50", "\u2013"]
+    assert rows["vaecore's share of the ceiling"] == ["75%", "75%"]
+    assert rows["a step's time: matrix products"] == ["70%", "\u2013"]
+    assert rows["IWAE k = 1000, s per 10,000 images"] == ["61", "\u2013"]

@@ -18,7 +18,7 @@ from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.loss import vae_loss
 from vaecore.memory import reuse_freed_blocks
 from vaecore.peers import Timer, examples_epoch, pythae_epoch, sync
-from vaecore.provenance import machine
+from vaecore.provenance import commit, machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
 
 
@@ -200,4 +200,4 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
         print(f"t-SNE map:         {timed['tsne_seconds']:6.1f} s (5,000 codes)")
         print(f"other figures:     {timed['figures_seconds']:6.1f} s")
     print(f"speedup: {examples / ours:.2f}")
-    return result | {"machine": machine(dev)}
+    return result | {"commit": commit(), "machine": machine(dev)}
