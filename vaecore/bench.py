@@ -98,7 +98,7 @@ def interleaved(timers: dict[str, Timer], rounds: int) -> dict[str, list[float]]
 
 # self time of these ops, by group; the optimizer's by its step's and zero_grad's own scopes
 GROUPS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
-          "loss, elementwise": ("aten::softplus", "aten::softplus_backward"),
+          "the BCE's log-sigmoid": ("aten::log_sigmoid_forward", "aten::log_sigmoid_backward", "aten::sigmoid"),
           "data": ("aten::index", "aten::randperm")}
 
 
