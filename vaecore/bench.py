@@ -100,6 +100,7 @@ def interleaved(timers: dict[str, Timer], rounds: int) -> dict[str, list[float]]
 GROUPS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
           "the BCE's log-sigmoid": ("aten::log_sigmoid_forward", "aten::log_sigmoid_backward", "aten::sigmoid"),
           "data": ("aten::index", "aten::randperm")}
+PROFILE = (*GROUPS, "optimizer", "the rest")  # the groups of profile_step's result, in order
 
 
 def profile_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,

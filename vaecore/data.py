@@ -36,6 +36,11 @@ PIXELS = 28 * 28  # per image, in both datasets
 IMAGES = {True: 60_000, False: 10_000}  # per split (train: True), in both datasets
 
 
+def images(size: int | None, train: bool) -> int:
+    """How many images a split of at most ``size`` holds (all of them where ``size`` is None)."""
+    return min(size or IMAGES[train], IMAGES[train])
+
+
 class DataError(VaecoreError, RuntimeError):
     """The data folder is unusable, or a dataset file is missing, truncated or corrupted."""
 

@@ -9,7 +9,7 @@ import os
 import torch
 
 from vaecore.config import Config, ConfigError
-from vaecore.data import IMAGES, PIXELS
+from vaecore.data import PIXELS, images
 
 FLOAT = 4  # bytes
 IWAE_ROWS = 2**21 // PIXELS  # (sample, image) rows of one IWAE pass: see vaecore.evaluate.iwae_nll
@@ -28,8 +28,7 @@ def needed_bytes(config: Config) -> int:
     decoder = [config.n, *reversed(config.hidden), PIXELS]
     params = sum(a * b + b for layers in (encoder, decoder) for a, b in zip(layers, layers[1:]))
     width = sum(encoder) + sum(decoder)  # floats per image through both MLPs
-    train = min(config.train_size or IMAGES[True], IMAGES[True])
-    test = min(config.test_size or IMAGES[False], IMAGES[False])
+    train, test = images(config.train_size, train=True), images(config.test_size, train=False)
     data = (train + test) * PIXELS * (FLOAT + 1)  # floats, and torchvision's bytes while loading
     step = max(3 * min(config.batch_size, train), 2 * min(EVAL_BATCH, test), 2 * IWAE_ROWS) * width
     return 7 * params * FLOAT + data + step * FLOAT

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from vaecore.config import Config
-from vaecore.data import data_root
+from vaecore.data import PIXELS, data_root
 from vaecore.model import VAE
 from vaecore.train import make_model
 
@@ -35,13 +35,13 @@ def examples_epoch(config: Config, root: str | None, device: torch.device) -> Ti
     """Epochs as pytorch/examples/vae writes them: torchvision Dataset + DataLoader, sigmoid + BCE."""
     mnist = datasets.MNIST(root=data_root(root), train=True, download=False, transform=transforms.ToTensor())
     loader = DataLoader(mnist, batch_size=config.batch_size, shuffle=True)
-    model = make_model(config, 28 * 28).to(device)
+    model = make_model(config, PIXELS).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
     def epoch() -> float:
         start = time.perf_counter()
         for data, _ in loader:
-            data = data.to(device).view(-1, 28 * 28)
+            data = data.to(device).view(-1, PIXELS)
             optimizer.zero_grad()
             mu, logvar = model.encode(data)
             recon = torch.sigmoid(model.decode(model.reparameterize(mu, logvar)))

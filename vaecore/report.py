@@ -7,7 +7,7 @@ import json
 import statistics
 from pathlib import Path
 
-from vaecore.bench import GROUPS, run_flops
+from vaecore.bench import PROFILE, run_flops
 from vaecore.config import Config
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
@@ -347,8 +347,11 @@ def bench_table(records: dict[str, str | Path]) -> str:
     """
     benches = {label: json.loads(Path(path).read_text()) for label, path in records.items()}
 
-    def cells(value) -> list[str]:
-        return [value(bench) if _has(bench, value) else "\u2013" for bench in benches.values()]
+    def cell(bench: dict, value) -> str:
+        try:
+            return value(bench)
+        except (KeyError, TypeError):  # a record without this measurement
+            return "–"
 
     rows = [
         ("vaecore, s per epoch", lambda b: f"{b['trainer_epoch_seconds']:.2f}"),
@@ -359,23 +362,15 @@ def bench_table(records: dict[str, str | Path]) -> str:
         ("matmul ceiling, GFLOP/s", lambda b: f"{b['matmul_gflops']:.0f}"),
         ("vaecore's share of the ceiling", lambda b: f"{b['trainer_gflops'] / b['matmul_gflops']:.0%}"),
         *[(f"a step's time: {group}", lambda b, g=group: f"{b['profile'][g]:.0%}")
-          for group in (*GROUPS, "optimizer", "the rest")],
+          for group in PROFILE],
         ("IWAE k = 1000, s per 10,000 images", lambda b: f"{b['evaluation']['iwae_seconds']:.0f}"),
         ("IWAE's share of the ceiling", lambda b: f"{b['evaluation']['iwae_fraction']:.0%}"),
         ("t-SNE map of 5,000 codes, s", lambda b: f"{b['evaluation']['tsne_seconds']:.0f}"),
         ("the other figures, s", lambda b: f"{b['evaluation']['figures_seconds']:.1f}"),
     ]
     lines = [_row(["", *benches]), _row(["---", *["---:"] * len(benches)])]
-    lines += [_row([label, *cells(value)]) for label, value in rows]
+    lines += [_row([label, *(cell(bench, value) for bench in benches.values())]) for label, value in rows]
     return "\n".join(lines)
-
-
-def _has(bench: dict, value) -> bool:
-    try:
-        value(bench)
-    except (KeyError, TypeError):
-        return False
-    return True
 
 
 def against_report(runs: dict[str, dict]) -> dict[str, tuple[dict, float]]:

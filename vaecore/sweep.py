@@ -20,7 +20,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 import vaecore
 from vaecore.bench import matmul_gflops, run_flops
 from vaecore.config import Config, ConfigError
-from vaecore.data import IMAGES, PIXELS
+from vaecore.data import PIXELS, images
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
 from vaecore.progress import progress_bar, read_epoch
@@ -150,8 +150,7 @@ def running(futures: dict, configs: dict[str, tuple[Path, Config, dict]]) -> str
 
 def run_cost(config: Config) -> int:
     """The matrix FLOPs of ``config``'s run, training and evaluation (:func:`vaecore.bench.run_flops`)."""
-    return run_flops(config, PIXELS, min(config.train_size or IMAGES[True], IMAGES[True]),
-                     min(config.test_size or IMAGES[False], IMAGES[False]))
+    return run_flops(config, PIXELS, images(config.train_size, train=True), images(config.test_size, train=False))
 
 
 @contextmanager
