@@ -72,11 +72,12 @@ def test_a_file_that_is_no_model_is_refused_by_name(tmp_path):
         vaecore.load(path)
 
 
-def test_find_matches_fingerprint_and_epochs(shelf, trained):
+def test_find_matches_fingerprint_epochs_and_device(shelf, trained):
     config = trained[0]
     assert weights.find(config) == "tiny"
     assert weights.find(config.__class__(**{**config.to_dict(), "hidden": (64, 64), "epochs": 3})) is None
     assert weights.find(config.__class__(**{**config.to_dict(), "hidden": (64, 64), "seed": 1})) is None
+    assert weights.find(config.__class__(**{**config.to_dict(), "hidden": (64, 64), "device": "cuda"})) is None
 
 
 def test_run_without_a_checkpoint_evaluates_the_shipped_model_instead_of_training(shelf, trained, data_root, tmp_path):
@@ -117,3 +118,20 @@ def test_every_shipped_model_gives_its_committed_numbers(data_root):
         terms = elbo(model, x[key], config)
         for term in ("recon", "kl", "total"):
             assert getattr(terms, term) == pytest.approx(metrics[f"test_{term}"], abs=0.01), (name, term)
+
+
+def test_every_gpu_page_ships_the_weights_it_evaluated(data_root):
+    """The GPU runs' weights beside their pages have the SHA-256 in their metrics and give the
+    pages' KL (closed form; the sampled reconstruction term differs on the CPU's random draws)."""
+    from vaecore.data import load
+
+    pages = sorted((weights.shipped_dir().parent / "experiments-gpu").glob("*.json"))
+    if not pages:
+        pytest.skip("no GPU pages")
+    x = load("mnist", train=False, root=data_root).x
+    for page in pages:
+        metrics, path = json.loads(page.read_text()), page.with_suffix(".pt")
+        assert weights.sha256(path) == metrics["weights_sha256"], path.name
+        model, config = weights.load_with_config(path)
+        assert config.device == "cuda"
+        assert elbo(model, x, config).kl == pytest.approx(metrics["test_kl"], abs=0.01), path.name

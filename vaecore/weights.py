@@ -46,10 +46,14 @@ def shipped() -> dict[str, dict]:
 
 
 def find(config: Config) -> str | None:
-    """The name of a shipped model trained as ``config`` (same fingerprint and epochs), if any."""
+    """The name of a shipped model trained as ``config`` (same fingerprint, epochs and device), if any.
+
+    The device counts: a GPU run's numbers differ from the CPU run's in the last decimals, so a
+    GPU page must not evaluate the CPU run's weights as if they were its own.
+    """
     for name, metrics in shipped().items():
         other = Config.from_dict(metrics["config"])
-        if other.fingerprint() == config.fingerprint() and other.epochs == config.epochs:
+        if (other.fingerprint(), other.epochs, other.device) == (config.fingerprint(), config.epochs, config.device):
             return name
     return None
 
