@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vaecore.bench import interleaved, matmul_gflops, profile_step, run_flops, step_flops
+from vaecore.bench import interleaved, matmul_gflops, profile_iwae, profile_step, run_flops, step_flops
 from vaecore.peers import pythae_epoch
 from vaecore.train import make_model, make_optimizer
 
@@ -51,6 +51,15 @@ def test_profile_groups_a_steps_time(tiny_config):
     assert set(shares) == {"matrix products", "the BCE's log-sigmoid", "data", "optimizer", "the rest"}
     assert sum(shares.values()) == pytest.approx(1)
     assert all(shares[group] > 0 for group in ("matrix products", "the BCE's log-sigmoid", "optimizer"))
+
+
+def test_profile_groups_an_iwae_estimates_time(tiny_config):
+    """The groups share the estimate's whole time; the decoder's products and the softplus have a part."""
+    config = tiny_config(n=3, hidden=(16, 8), iwae_k=50)
+    shares = profile_iwae(make_model(config, 784), torch.rand(4, 784), config)
+    assert set(shares) == {"matrix products", "the likelihood's softplus", "sampling z", "the rest"}
+    assert sum(shares.values()) == pytest.approx(1)
+    assert all(shares[group] > 0 for group in ("matrix products", "the likelihood's softplus", "sampling z"))
 
 
 def test_pythae_trains_the_same_layers(tiny_config):

@@ -101,6 +101,17 @@ GROUPS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
           "the BCE's log-sigmoid": ("aten::log_sigmoid_forward", "aten::log_sigmoid_backward", "aten::sigmoid"),
           "data": ("aten::index", "aten::randperm")}
 PROFILE = (*GROUPS, "optimizer", "the rest")  # the groups of profile_step's result, in order
+IWAE_GROUPS = {"matrix products": GROUPS["matrix products"], "the likelihood's softplus": ("aten::softplus",),
+               "sampling z": ("aten::normal",)}
+IWAE_PROFILE = (*IWAE_GROUPS, "the rest")  # the groups of profile_iwae's result, in order
+
+
+def _shares(prof: profile, groups: dict[str, tuple[str, ...]]) -> tuple[dict[str, float], float]:
+    """The fraction of the profile's CPU time spent in each group's ops, and that time."""
+    events = prof.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    return {group: sum(e.self_cpu_time_total for e in events if e.key in names) / total
+            for group, names in groups.items()}, total
 
 
 def profile_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -109,11 +120,18 @@ def profile_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: to
     the CPU time in each of :data:`GROUPS`, the optimizer, and the rest."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train_epoch(model, optimizer, x[: batches * config.batch_size], config)
-    events = prof.key_averages()
-    total = sum(event.self_cpu_time_total for event in events)
-    shares = {group: sum(e.self_cpu_time_total for e in events if e.key in names) / total
-              for group, names in GROUPS.items()}
-    shares["optimizer"] = sum(e.cpu_time_total for e in events if e.key.startswith("Optimizer.")) / total
+    shares, total = _shares(prof, GROUPS)
+    shares["optimizer"] = sum(e.cpu_time_total for e in prof.key_averages() if e.key.startswith("Optimizer.")) / total
+    shares["the rest"] = 1 - sum(shares.values())
+    return shares
+
+
+def profile_iwae(model: torch.nn.Module, x: torch.Tensor, config: Config) -> dict[str, float]:
+    """Where an IWAE estimate's time goes (torch.profiler over images ``x``): the fraction of
+    the CPU time in each of :data:`IWAE_GROUPS`, and the rest."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        iwae_nll(model, x, config, k=config.iwae_k)
+    shares = _shares(prof, IWAE_GROUPS)[0]
     shares["the rest"] = 1 - sum(shares.values())
     return shares
 
@@ -137,8 +155,9 @@ def evaluation(model: torch.nn.Module, config: Config, root: str | None, images:
                    plots.reconstructions(model, test.x)):
         plt.close(figure)
     figures = time.perf_counter() - start
+    shares = profile_iwae(model, x[:20], config) if x.device.type == "cpu" else {}
     return {"iwae_seconds": iwae, "iwae_gflops": flops / iwae / 1e9, "iwae_fraction": flops / iwae / 1e9 / gflops,
-            "tsne_seconds": tsne, "figures_seconds": figures}
+            "iwae_profile": shares, "tsne_seconds": tsne, "figures_seconds": figures}
 
 
 def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_images: int = 500) -> dict:
@@ -198,6 +217,8 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
         result["evaluation"] = timed = evaluation(model.eval(), config, root, eval_images, ceiling)
         print(f"IWAE, k = {config.iwae_k}:    {timed['iwae_seconds']:6.1f} s per 10,000 test images "
               f"(timed on {eval_images:,}), {timed['iwae_gflops']:.1f} GFLOP/s, {timed['iwae_fraction']:.0%} of the ceiling")
+        if timed["iwae_profile"]:
+            print("an IWAE's time:    " + ", ".join(f"{group} {share:.0%}" for group, share in timed["iwae_profile"].items()))
         print(f"t-SNE map:         {timed['tsne_seconds']:6.1f} s (5,000 codes)")
         print(f"other figures:     {timed['figures_seconds']:6.1f} s")
     print(f"speedup: {examples / ours:.2f}")
