@@ -15,7 +15,7 @@ from distributed import LocalCluster
 from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.experiment import run_dir
-from vaecore.sweep import SweepError, is_stale, sweep
+from vaecore.sweep import SweepError, is_stale, share_idle_cores, sweep
 
 # A stand-in for book/experiment.ipynb: same parameters, writes the run's metrics. Every execution
 # appends its kernel's pid to the run folder's `attempts`; n = 3 fails; n = 4's first execution
@@ -71,6 +71,25 @@ def attempts(n):
     """The pids of the kernels that executed the stand-in for ``n``."""
     path = run_dir(Config(n=n, seed=0)) / "attempts"
     return path.read_text().split() if path.exists() else []
+
+
+class Future:
+    """A Dask future's status, as share_idle_cores reads it."""
+
+    def __init__(self, status):
+        self.status = status
+
+
+def test_idle_cores_go_to_the_runs_still_going(runs, monkeypatch):
+    """Two of four single-thread workers idle: the two runs left get two threads each, in their folders."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    configs = {name: (None, Config(n=n), {}) for name, n in (("a", 1), ("b", 2), ("c", 64), ("d", 16))}
+    futures = {Future("finished"): "a", Future("pending"): "b", Future("pending"): "c", Future("error"): "d"}
+    assert share_idle_cores(futures, configs, threads=1) == {"b": 2, "c": 2}
+    assert [(run_dir(configs[name][1]) / "threads").read_text() for name in "bc"] == ["2", "2"]
+    assert share_idle_cores(futures, configs, threads=2) == {}  # they have their share already
+    futures[Future("pending")] = "a"
+    assert share_idle_cores(futures, configs, threads=1) == {}  # three runs on four cores: none to spare
 
 
 @pytest.mark.slow

@@ -71,6 +71,24 @@ def test_same_seed_same_run(mnist, tiny_config, tmp_path):
     assert same_weights(model_a.state_dict(), model_b.state_dict())
 
 
+def test_a_threads_file_sets_the_threads_and_changes_nothing_else(mnist, tiny_config, tmp_path):
+    """A run told to use two threads by its folder's ``threads`` file (vaecore sweep writes it for
+    the last runs of a sweep) takes them, and trains to the same bits as on one thread."""
+    config, data = tiny_config(n=64, hidden=(256, 256), epochs=2), (small(mnist[0], 600), small(mnist[1], 100))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one, history_one = train(config, *data, tmp_path / "a", progress=False)
+        (tmp_path / "b").mkdir()
+        (tmp_path / "b" / "threads").write_text("2")
+        two, history_two = train(config, *data, tmp_path / "b", progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert without_seconds(history_one) == without_seconds(history_two)
+    assert same_weights(one.state_dict(), two.state_dict())
+
+
 def test_other_seed_other_run(mnist, tiny_config, tmp_path):
     """The seed matters: another seed gives other weights."""
     data = (small(mnist[0], 100), small(mnist[1], 50))

@@ -23,6 +23,7 @@ from vaecore.config import Config, ConfigError
 from vaecore.data import PIXELS, images
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
+from vaecore.folder import write_atomically
 from vaecore.progress import progress_bar, read_epoch
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device
@@ -139,6 +140,24 @@ def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Pat
             "machine": machine(resolve_device(config.device)) | {"threads": threads}}
 
 
+def share_idle_cores(futures: dict, configs: dict[str, tuple[Path, Config, dict]], threads: int) -> dict[str, int]:
+    """Once fewer configurations are left than the local cluster has workers, give the idle
+    workers' cores to the ones still running, as threads (:func:`vaecore.train.follow_thread_budget`).
+
+    Returns:
+        The configurations given more threads than their worker's, with their new count.
+    """
+    left = [name for future, name in futures.items() if future.status == "pending"]
+    share = (os.cpu_count() or 1) // max(1, len(left))
+    if not left or share <= threads or any(configs[name][1].device != "cpu" for name in left):
+        return {}
+    for name in left:
+        folder = run_dir(configs[name][1])
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / "threads", lambda file: file.write(str(share).encode()))
+    return dict.fromkeys(left, share)
+
+
 def running(futures: dict, configs: dict[str, tuple[Path, Config, dict]]) -> str:
     """Where each running configuration is, as its run folder tells: "n64-beta1 120/300 (test 100.12)"."""
     shown = []
@@ -224,7 +243,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                for var in ("VAECORE_DATA", "VAECORE_RUNS") if os.environ.get(var)}
     notebook, outdir = notebook.resolve(), outdir.resolve()
     costs = {name: run_cost(configs[name][1]) for name in todo}
-    failed, minutes, machines = [], {}, []
+    failed, minutes, machines, raised = [], {}, [], {}
     start = time.perf_counter()
     try:
         with connect(scheduler, workers) as (client, cluster):
@@ -262,12 +281,17 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                                 kind = "" if ours else f"{type(error).__name__}: "
                                 bar.write(f"FAILED: {name}: {kind}{error}")
                             bar.update()
+                        if ready and scheduler is None:
+                            raised |= share_idle_cores(futures, configs, cluster["threads_per_worker"])
             except KeyboardInterrupt:
                 client.cancel(list(futures))  # nothing queued starts; a local cluster's workers stop with it
                 raise
     except KeyboardInterrupt:
         raise Interrupted([name for name in todo if name not in minutes and name not in failed],
                           local=scheduler is None) from None
+    finally:
+        for name in raised:  # a later run of the same config starts with its own threads again
+            (run_dir(configs[name][1]) / "threads").unlink(missing_ok=True)
     wall = (time.perf_counter() - start) / 60
     print(f"sweep of {len(todo)} configurations: {wall:.1f} min on {cluster['scheduler']} with "
           f"{cluster['workers']} worker(s) x {cluster['threads_per_worker']} thread(s)")
@@ -284,7 +308,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
             "matmul_gflops": ceiling, "flops": sum(costs.values()),
             "cluster": cluster["scheduler"], "workers": cluster["workers"],
             "threads_per_worker": cluster["threads_per_worker"],
-            "configs": todo, "minutes": minutes, "failed": sorted(failed),
+            "configs": todo, "minutes": minutes, "failed": sorted(failed), "threads_raised": raised,
             # a worker's machine, with its kernels' threads; this one's where none finished
             "commit": commit(), "machine": machines[0] if machines else machine(),
         }, indent=1))

@@ -147,6 +147,18 @@ def restore(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Co
     return state["history"]
 
 
+def follow_thread_budget(out_dir: Path) -> None:
+    """Use as many threads as ``out_dir/threads`` says, if it exists: ``vaecore sweep`` writes it to
+    give the cores of finished workers to the runs still going. Only the speed changes: an epoch's
+    result does not depend on the thread count (tests/test_train.py)."""
+    try:
+        threads = int((out_dir / "threads").read_text())
+    except (OSError, ValueError):
+        return
+    if threads > 0 and threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+
+
 def train(config: Config, train_set: Split, test_set: Split, out_dir: str | Path,
           resume: bool = False, progress: bool = True) -> tuple[VAE, dict[str, list]]:
     """Train ``config`` for ``config.epochs`` epochs, checkpointing into ``out_dir``.
@@ -198,6 +210,7 @@ def _train(config: Config, train_set: Split, test_set: Split, out_dir: Path,
     bar = progress_bar(total=config.epochs, desc=f"n={config.n} beta={config.beta:g}", unit="epoch",
                        initial=done, enabled=progress)
     for epoch in range(done, config.epochs):
+        follow_thread_budget(out_dir)
         start = time.perf_counter()
         total, recon, kl = train_epoch(model, optimizer, x_train, config).tolist()
         if not all(map(math.isfinite, (total, recon, kl))):
