@@ -39,7 +39,8 @@ STAND_IN = [
      "    time.sleep(600)\n"
      "resumed = checkpoint.read_text() if checkpoint.exists() else None\n"
      "(folder / 'metrics.json').write_text(json.dumps(\n"
-     "    {'n': n, 'device': device, 'threads': os.environ['OMP_NUM_THREADS'], 'resumed': resumed}))\n"
+     "    {'n': n, 'device': device, 'threads': os.environ['OMP_NUM_THREADS'], 'resumed': resumed,\n"
+     "     'shipped': os.environ.get('VAECORE_SHIPPED')}))\n"
      "(folder / 'model.pt').write_bytes(b'weights')", []),
 ]
 
@@ -111,7 +112,7 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     """On a local cluster of 2 workers, n = 3 fails by name; n = 2 still gets its page and metrics.
 
     The runs folder is given relative to a directory other than the notebook's, where kernels run;
-    the sweep's device and the workers' threads reach every kernel.
+    the sweep's device, the workers' threads and --retrain reach every kernel.
     """
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
@@ -119,12 +120,12 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     good = params_file(tmp_path, "good", n=2, seed=0, device="cpu")
     bad = params_file(tmp_path, "bad", n=3, seed=0, device="cpu")
     out, record = tmp_path / "experiments", tmp_path / "sweep.json"
-    failed = sweep([good, bad], notebook=notebook, outdir=out, workers=2, record=record, device="cuda")
+    failed = sweep([good, bad], notebook=notebook, outdir=out, workers=2, record=record, device="cuda", retrain=True)
     assert failed == ["bad"] and "FAILED: bad: AssertionError: n = 3" in capsys.readouterr().out
     threads = max(1, (os.cpu_count() or 1) // 2)
     assert (out / "good.ipynb").exists()
     assert json.loads((out / "good.json").read_text()) == {"n": 2, "device": "cuda", "threads": str(threads),
-                                                           "resumed": None}
+                                                           "resumed": None, "shipped": "off"}
     assert (out / "good.pt").read_bytes() == b"weights"
     # the failed page is kept for reading, under a name that is never taken for a fresh page
     assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()

@@ -89,6 +89,14 @@ def test_run_without_a_checkpoint_evaluates_the_shipped_model_instead_of_trainin
     assert result.metrics["test_total"] == pytest.approx(metrics["test_total"], abs=1e-4)
 
 
+def test_run_trains_anew_where_shipped_weights_are_turned_off(shelf, trained, data_root, tmp_path, monkeypatch):
+    """VAECORE_SHIPPED=off (vaecore sweep --retrain): the run trains although the book ships its weights."""
+    monkeypatch.setenv("VAECORE_SHIPPED", "off")
+    result = run(trained[0], tmp_path / "fresh", data_root=data_root, progress=False)
+    assert result.metrics["shipped_weights"] is None
+    assert (tmp_path / "fresh" / "checkpoint.pt").exists()
+
+
 def test_cli_evaluate_prints_the_recorded_numbers(shelf, trained, data_root, capsys):
     metrics = trained[2]
     assert main(["evaluate", "tiny", "--iwae-k", str(metrics["iwae_k"]), "--data", str(data_root)]) == 0

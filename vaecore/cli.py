@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
                             "configurations instead (default: $VAECORE_SCHEDULER); start them with "
                             "--resources notebook=1")
     sweep.add_argument("--force", action="store_true", help="rerun up-to-date configurations too")
+    sweep.add_argument("--retrain", action="store_true",
+                       help="train configurations that have no checkpoint even where the book ships their "
+                            "weights (by default their pages evaluate those weights)")
     sweep.add_argument("--device", choices=["cpu", "cuda"], help="override the params files' device")
     sweep.add_argument("--record", type=Path,
                        help="write the sweep's wall-clock and per-configuration minutes to this JSON file")
@@ -135,7 +138,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"vaecore: note: --workers is ignored: the workers of {args.scheduler} run the sweep", file=sys.stderr)
     try:
         failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir, workers=args.workers or 1,
-                       force=args.force, record=args.record, device=args.device, scheduler=args.scheduler)
+                       force=args.force, record=args.record, device=args.device, scheduler=args.scheduler,
+                       retrain=args.retrain)
     except Interrupted as stop:
         where = "" if stop.local else " (those already running on the cluster's workers finish there)"
         print(f"vaecore: interrupted: {', '.join(stop.unfinished)} did not finish{where}; "

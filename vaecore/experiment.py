@@ -33,6 +33,12 @@ def runs_dir() -> Path:
     return Path(os.environ.get("VAECORE_RUNS") or Path.home() / ".cache" / "vaecore" / "runs").expanduser()
 
 
+def shipped_weights_used() -> bool:
+    """Whether a run without a checkpoint evaluates the book's weights for its config rather than
+    training: yes unless ``$VAECORE_SHIPPED`` is ``off`` (``vaecore sweep --retrain`` sets it)."""
+    return os.environ.get("VAECORE_SHIPPED", "on") != "off"
+
+
 def run_dir(config: Config) -> Path:
     """A config's own folder under :func:`runs_dir`, named for it, its fingerprint and its epochs.
 
@@ -49,7 +55,8 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
     """Train ``config`` (resuming a checkpoint in ``out_dir``), evaluate it, write metrics.json.
 
     Where ``out_dir`` holds no checkpoint but the book ships a model trained as ``config``
-    (:func:`vaecore.weights.find`), that model is evaluated instead of training a new one.
+    (:func:`vaecore.weights.find`), that model is evaluated instead of training a new one,
+    unless :func:`shipped_weights_used` says no.
     The IWAE estimate is the slow part of evaluation; one in a ``metrics.json`` already in
     ``out_dir`` for the same config and history is reused. Before any work, the config must
     fit in memory (:func:`vaecore.memory.check_fits`) and ``out_dir`` is locked, which also
@@ -72,7 +79,7 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
 
 def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool) -> Run:
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
-    source = None if (out_dir / "checkpoint.pt").exists() else weights.find(config)
+    source = None if (out_dir / "checkpoint.pt").exists() or not shipped_weights_used() else weights.find(config)
     if source is None:
         train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
         model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)

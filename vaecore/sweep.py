@@ -96,7 +96,7 @@ def locked(path: Path, what: Path) -> Iterator[None]:
         yield
 
 
-def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Path, folders: dict[str, str]) -> dict:
+def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Path, environment: dict[str, str]) -> dict:
     """A sweep task: run the notebook for one configuration on a Dask worker, with the worker's threads.
 
     The page is written as ``.<name>.partial.ipynb`` and becomes ``<name>.ipynb`` only when
@@ -105,13 +105,14 @@ def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Pat
     fails is kept as ``<name>.failed.ipynb``.
 
     Args:
-        folders: ``VAECORE_DATA`` and ``VAECORE_RUNS`` as absolute paths, where the sweep set them.
+        environment: for the kernel: ``VAECORE_DATA`` and ``VAECORE_RUNS`` as absolute paths, where
+            the sweep set them, and ``VAECORE_SHIPPED=off`` for a sweep that retrains.
 
     Returns:
         The seconds the notebook took, the threads its kernel had and the worker's machine.
     """
     # the kernel is a process started by papermill: it takes its folders and threads from this one's environment
-    os.environ.update(folders)
+    os.environ.update(environment)
     page, run = outdir / f"{name}.ipynb", run_dir(config)
     # the run folder needs no lock here: experiment.run holds it while the kernel writes there
     with locked(outdir / f".{name}.lock", page):
@@ -203,7 +204,8 @@ def connect(scheduler: str | None, workers: int) -> Iterator[tuple[Client, dict]
 
 
 def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
-          record: Path | None = None, device: str | None = None, scheduler: str | None = None) -> list[str]:
+          record: Path | None = None, device: str | None = None, scheduler: str | None = None,
+          retrain: bool = False) -> list[str]:
     """Execute ``notebook`` for each stale params file, one Dask task each, and gather them as they finish.
 
     Without ``scheduler`` a local cluster of ``workers`` processes
@@ -223,6 +225,8 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         device: ``"cpu"`` or ``"cuda"`` for every configuration, instead of its params file's.
         scheduler: address of a running Dask scheduler (``tcp://host:port``) whose workers
             offer the resource ``notebook``.
+        retrain: train configurations without a checkpoint even where the book ships their
+            weights (else their pages evaluate those weights).
 
     Returns:
         The names of the configurations that failed.
@@ -239,8 +243,10 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     if not todo:
         return []
     # absolute, as workers and their kernels run elsewhere: in the notebook's folder, or on other machines
-    folders = {var: str(Path(os.environ[var]).expanduser().resolve())
-               for var in ("VAECORE_DATA", "VAECORE_RUNS") if os.environ.get(var)}
+    environment = {var: str(Path(os.environ[var]).expanduser().resolve())
+                   for var in ("VAECORE_DATA", "VAECORE_RUNS") if os.environ.get(var)}
+    if retrain:
+        environment["VAECORE_SHIPPED"] = "off"
     notebook, outdir = notebook.resolve(), outdir.resolve()
     costs = {name: run_cost(configs[name][1]) for name in todo}
     failed, minutes, machines, raised = [], {}, [], {}
@@ -251,7 +257,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                 print(f"dashboard: {client.dashboard_link}")
             # longest first, in the given order among equals: the shortest start last, so the workers end together
             order = sorted(todo, key=lambda name: -costs[name])
-            futures = {client.submit(execute, name, configs[name][1], configs[name][2], notebook, outdir, folders,
+            futures = {client.submit(execute, name, configs[name][1], configs[name][2], notebook, outdir, environment,
                                      key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1},
                                      priority=len(order) - rank): name
                        for rank, name in enumerate(order)}
