@@ -256,14 +256,23 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
             if "dashboard" in client.scheduler_info()["services"]:
                 print(f"dashboard: {client.dashboard_link}")
             # longest first, in the given order among equals: the shortest start last, so the workers end together
-            order = sorted(todo, key=lambda name: -costs[name])
-            futures = {client.submit(execute, name, configs[name][1], configs[name][2], notebook, outdir, environment,
-                                     key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1},
-                                     priority=len(order) - rank): name
-                       for rank, name in enumerate(order)}
+            order = sorted(todo, key=lambda name: -costs[name])[::-1]  # popped from the end
+            futures: dict = {}
+
+            def submit_next() -> None:
+                # one task per free worker, submitted when it frees: Dask would otherwise place every task
+                # at once, and never move one whose duration it cannot estimate to an idle worker
+                name = order.pop()
+                future = client.submit(execute, name, configs[name][1], configs[name][2], notebook, outdir,
+                                       environment, key=f"{name}-{uuid.uuid4().hex[:8]}", resources={RESOURCE: 1})
+                futures[future] = name
+                pending.add(future)
+
             try:
-                pending = as_completed(futures)
-                with progress_bar(total=len(futures), desc="sweep", unit="config") as bar:
+                pending = as_completed()
+                for _ in range(min(max(1, cluster["workers"]), len(order))):  # the first waits for a worker to join
+                    submit_next()
+                with progress_bar(total=len(todo), desc="sweep", unit="config") as bar:
                     shown = time.monotonic()
                     while not pending.is_empty():
                         ready = pending.next_batch(block=False)
@@ -287,6 +296,8 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                                 kind = "" if ours else f"{type(error).__name__}: "
                                 bar.write(f"FAILED: {name}: {kind}{error}")
                             bar.update()
+                            if order:
+                                submit_next()
                         if ready and scheduler is None:
                             raised |= share_idle_cores(futures, configs, cluster["threads_per_worker"])
             except KeyboardInterrupt:
