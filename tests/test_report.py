@@ -173,20 +173,21 @@ def test_makespan_starts_jobs_in_order_on_the_first_free_worker():
 
 def timed(n, beta, train_seconds, eval_seconds, threads=1):
     m = metrics(n, beta, 0, 100.0, epochs=300)
-    m.update(train_seconds=train_seconds, eval_seconds=eval_seconds,
+    m.update(train_seconds=train_seconds, eval_seconds=eval_seconds, train_images=60000, test_images=10000,
              machine={"cpu": "cpu", "cores": 2, "threads": threads})
     return m
 
 
 def test_cost_sums_the_runs_and_schedules_them_on_the_cores():
-    """Two single-thread runs at a time on 2 cores: the a, b, c jobs (10, 4, 7 min) end at 11."""
+    """Two single-thread runs at a time on 2 cores, the most FLOPs first as the sweep starts them:
+    c (n = 64, 7 min) and b (n = 2, 4 min) at once, then a (n = 1, 10 min) after b, ending at 14."""
     runs = {"a": timed(1, 1.0, 540, 60), "b": timed(2, 1.0, 180, 60), "c": timed(64, 1.0, 360, 60),
             "other-seed": {**timed(64, 1.0, 9999, 0), "config": {**timed(64, 1.0, 0, 0)["config"], "seed": 1}}}
     cost_ = cost(runs)
     assert (cost_["runs"], cost_["epochs"], cost_["workers"]) == (3, 900, 2)
     assert cost_["train_minutes"] == pytest.approx(18.0) and cost_["eval_minutes"] == pytest.approx(3.0)
     assert cost_["epoch_seconds"] == pytest.approx(1080 / 900)
-    assert cost_["sweep_minutes"] == pytest.approx(11.0)
+    assert cost_["sweep_minutes"] == pytest.approx(14.0)
     assert cost_["machine"] == "cpu, 2 cores, one thread per run"
 
 
@@ -241,8 +242,11 @@ def test_sweeps_table_one_row_per_record(tmp_path):
     path.write_text(json.dumps({"wall_minutes": 52.4, "workers": 2, "threads_per_worker": 1,
                                 "configs": ["a", "b"], "minutes": {"a": 30.0, "b": 20.0}, "failed": [],
                                 "commit": "abc", "machine": {"cpu": "AMD EPYC", "cores": 2}}))
-    [row] = rows(sweeps_table({"CPU": path, "GPU": tmp_path / "none.json"}))
-    assert cells(row) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52", "abc"]
+    floored = tmp_path / "floored.json"
+    floored.write_text(json.dumps({**json.loads(path.read_text()), "floor_minutes": 20.0, "wall_over_floor": 2.62}))
+    old, new = rows(sweeps_table({"CPU": path, "GPU": tmp_path / "none.json", "CPU again": floored}))
+    assert cells(old) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52", "\u2013", "\u2013", "abc"]
+    assert cells(new)[4:7] == ["52", "20", "2.6"]
 
 
 def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):

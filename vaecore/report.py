@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vaecore.bench import IWAE_PROFILE, PROFILE, run_flops
 from vaecore.config import Config
+from vaecore.data import PIXELS
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
@@ -275,7 +276,7 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
     Returns:
         Runs, epochs, training and evaluation minutes in all, seconds per epoch, the machine,
         the workers that fit it at the runs' threads, and ``sweep_minutes``: the wall-clock of
-        those runs as one sweep with that many workers, in the order of their names.
+        those runs as one sweep with that many workers, the longest (by matrix FLOPs) first.
     """
     table = table1_runs(runs)
     train = sum(m["train_seconds"] for m in table.values()) / 60
@@ -283,7 +284,10 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
     epochs = sum(len(m["history"]["epoch"]) for m in table.values())
     machines = {(m["machine"]["cpu"], m["machine"]["cores"], m["machine"]["threads"]) for m in table.values()}
     workers = min(cores // threads for _, cores, threads in machines) if machines else 1
-    jobs = [(table[name]["train_seconds"] + table[name]["eval_seconds"]) / 60 for name in sorted(table)]
+    # as vaecore sweep starts them: the most matrix FLOPs first, in the order of the names among equals
+    order = sorted(sorted(table), key=lambda name: -run_flops(Config.from_dict(table[name]["config"]), PIXELS,
+                                                             table[name]["train_images"], table[name]["test_images"]))
+    jobs = [(table[name]["train_seconds"] + table[name]["eval_seconds"]) / 60 for name in order]
     return {"runs": len(table), "epochs": epochs, "train_minutes": train, "eval_minutes": evaluation,
             "epoch_seconds": 60 * train / max(epochs, 1), "workers": workers,
             "sweep_minutes": makespan(jobs, workers),
@@ -316,10 +320,11 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
 
     Returns:
         A markdown table: the hardware, how many configurations ran at a time with how many
-        threads each, the wall-clock minutes and the commit that ran them.
+        threads each, the wall-clock minutes, the matmul floor of the same configurations and
+        the ratio of the two where the record has them, and the commit that ran them.
     """
-    lines = [_row(["sweep", "hardware", "at a time", "threads each", "minutes", "commit"]),
-             _row(["---", "---", "---:", "---:", "---:", "---"])]
+    lines = [_row(["sweep", "hardware", "at a time", "threads each", "minutes", "floor, min", "over floor", "commit"]),
+             _row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---"])]
     for label, path in records.items():
         path = Path(path)
         if not path.exists():
@@ -327,8 +332,9 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
         timing = json.loads(path.read_text())
         machine = timing["machine"]
         where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
+        floor = [f"{timing['floor_minutes']:.0f}", f"{timing['wall_over_floor']:.1f}"] if "floor_minutes" in timing else ["–"] * 2
         lines.append(_row([label, where, timing["workers"], timing["threads_per_worker"],
-                           f"{timing['wall_minutes']:.0f}", timing["commit"]]))
+                           f"{timing['wall_minutes']:.0f}", *floor, timing["commit"]]))
     if len(lines) == 2:
         return "*No sweep has been timed as one command yet.*"
     return "\n".join(lines)
