@@ -37,3 +37,5 @@ def test_describe_names_the_gpu_else_the_cpu_threads():
     assert provenance.describe({"cpu": "AMD EPYC", "threads": 1, "gpu": "NVIDIA H200"}) == "NVIDIA H200"
     assert provenance.describe({"cpu": "AMD EPYC", "threads": 1}) == "AMD EPYC (1 CPU thread)"
     assert provenance.describe({"cpu": "AMD EPYC", "threads": 2}) == "AMD EPYC (2 CPU threads)"
+    assert (provenance.describe({"cpu": "AMD EPYC", "threads": 1, "threads_raised_to": 2})
+            == "AMD EPYC (1 CPU thread, 2 for its last epochs)")

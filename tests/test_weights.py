@@ -97,6 +97,20 @@ def test_run_trains_anew_where_shipped_weights_are_turned_off(shelf, trained, da
     assert (tmp_path / "fresh" / "checkpoint.pt").exists()
 
 
+def test_a_run_given_more_threads_says_so(trained, data_root, tmp_path, monkeypatch):
+    """A run whose sweep raised its threads records the count it started with and the raised one."""
+    monkeypatch.setenv("VAECORE_SHIPPED", "off")
+    (tmp_path / "raised").mkdir()
+    (tmp_path / "raised" / "threads").write_text("2")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        machine = run(trained[0], tmp_path / "raised", data_root=data_root, progress=False).metrics["machine"]
+    finally:
+        torch.set_num_threads(before)
+    assert (machine["threads"], machine["threads_raised_to"]) == (1, 2)
+
+
 def test_cli_evaluate_prints_the_recorded_numbers(shelf, trained, data_root, capsys):
     metrics = trained[2]
     assert main(["evaluate", "tiny", "--iwae-k", str(metrics["iwae_k"]), "--data", str(data_root)]) == 0

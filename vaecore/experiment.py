@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+import torch
+
 from vaecore import weights
 from vaecore.config import Config
 from vaecore.data import Split, load
@@ -78,6 +80,7 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
 
 
 def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool) -> Run:
+    threads = torch.get_num_threads()  # the run's own: a sweep may raise it for the last epochs
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
     source = None if (out_dir / "checkpoint.pt").exists() or not shipped_weights_used() else weights.find(config)
     if source is None:
@@ -93,6 +96,8 @@ def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: 
     metrics = _read_json(path)
     if metrics.get("config") != config.to_dict() or metrics.get("history") != history:
         metrics = _evaluate(model, config, history, test_set, train_images, progress)
+        if torch.get_num_threads() != threads:
+            metrics["machine"] |= {"threads": threads, "threads_raised_to": torch.get_num_threads()}
     metrics.update(latent_usage(model, test_set.x.to(resolve_device(config.device)))._asdict())
     metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
     metrics["shipped_weights"] = source

@@ -54,4 +54,7 @@ def cpu_name() -> str:
 def describe(info: dict) -> str:
     """A run's ``machine`` record in words: the GPU, else the processor and the threads used."""
     threads = info["threads"]
-    return info.get("gpu") or f"{info['cpu']} ({threads} CPU thread{'' if threads == 1 else 's'})"
+    words = f"{threads} CPU thread{'' if threads == 1 else 's'}"
+    if "threads_raised_to" in info:  # given a finished sweep worker's cores (vaecore.sweep.share_idle_cores)
+        words += f", {info['threads_raised_to']} for its last epochs"
+    return info.get("gpu") or f"{info['cpu']} ({words})"
