@@ -15,7 +15,7 @@ from distributed import LocalCluster
 from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.experiment import run_dir
-from vaecore.sweep import SweepError, is_stale, share_idle_cores, sweep
+from vaecore.sweep import QUIET, SweepError, connect, is_stale, share_idle_cores, sweep
 
 # A stand-in for book/experiment.ipynb: same parameters, writes the run's metrics. Every execution
 # appends its kernel's pid to the run folder's `attempts`; n = 3 fails; n = 4's first execution
@@ -72,6 +72,16 @@ def attempts(n):
     """The pids of the kernels that executed the stand-in for ``n``."""
     path = run_dir(Config(n=n, seed=0)) / "attempts"
     return path.read_text().split() if path.exists() else []
+
+
+def test_the_local_cluster_keeps_quiet_while_the_runs_compute():
+    """Its workers neither profile the running notebook nor wake every 20 ms (dask's defaults):
+    they share the cores with the runs."""
+    import dask
+
+    with connect(None, 1) as (client, _):
+        settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET})
+    assert list(settings.values()) == [QUIET]
 
 
 class Future:
