@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vaecore import plots
 from vaecore.config import Config
-from vaecore.data import load
+from vaecore.data import PIXELS, images, load
 from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.loss import vae_loss
 from vaecore.memory import reuse_freed_blocks
@@ -73,6 +73,12 @@ def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -
     return round(config.epochs * (train_images * train + test_images * forward) + test_images * (forward + iwae))
 
 
+def run_cost(config: Config) -> int:
+    """The matrix FLOPs of ``config``'s run on its dataset, training and evaluation: what
+    ``vaecore sweep`` orders its configurations by, the most first."""
+    return run_flops(config, PIXELS, images(config.train_size, train=True), images(config.test_size, train=False))
+
+
 def vaecore_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                   config: Config) -> Timer:
     """Epochs of vaecore's trainer over ``x`` (N, D)."""
@@ -106,9 +112,9 @@ IWAE_GROUPS = {"matrix products": GROUPS["matrix products"], "the likelihood's s
 IWAE_PROFILE = (*IWAE_GROUPS, "the rest")  # the groups of profile_iwae's result, in order
 
 
-def _shares(prof: profile, groups: dict[str, tuple[str, ...]]) -> tuple[dict[str, float], float]:
-    """The fraction of the profile's CPU time spent in each group's ops, and that time."""
-    events = prof.key_averages()
+def _shares(events: list, groups: dict[str, tuple[str, ...]]) -> tuple[dict[str, float], float]:
+    """The fraction of the profiled CPU time (``events``: a profile's key averages) spent in each
+    group's ops, and that time."""
     total = sum(event.self_cpu_time_total for event in events)
     return {group: sum(e.self_cpu_time_total for e in events if e.key in names) / total
             for group, names in groups.items()}, total
@@ -120,8 +126,9 @@ def profile_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: to
     the CPU time in each of :data:`GROUPS`, the optimizer, and the rest."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train_epoch(model, optimizer, x[: batches * config.batch_size], config)
-    shares, total = _shares(prof, GROUPS)
-    shares["optimizer"] = sum(e.cpu_time_total for e in prof.key_averages() if e.key.startswith("Optimizer.")) / total
+    events = prof.key_averages()
+    shares, total = _shares(events, GROUPS)
+    shares["optimizer"] = sum(e.cpu_time_total for e in events if e.key.startswith("Optimizer.")) / total
     shares["the rest"] = 1 - sum(shares.values())
     return shares
 
@@ -131,7 +138,7 @@ def profile_iwae(model: torch.nn.Module, x: torch.Tensor, config: Config) -> dic
     the CPU time in each of :data:`IWAE_GROUPS`, and the rest."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         iwae_nll(model, x, config, k=config.iwae_k)
-    shares = _shares(prof, IWAE_GROUPS)[0]
+    shares = _shares(prof.key_averages(), IWAE_GROUPS)[0]
     shares["the rest"] = 1 - sum(shares.values())
     return shares
 

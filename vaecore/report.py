@@ -7,9 +7,8 @@ import json
 import statistics
 from pathlib import Path
 
-from vaecore.bench import IWAE_PROFILE, PROFILE, run_flops
+from vaecore.bench import IWAE_PROFILE, PROFILE, run_cost, run_flops
 from vaecore.config import Config
-from vaecore.data import PIXELS
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
@@ -285,8 +284,7 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
     machines = {(m["machine"]["cpu"], m["machine"]["cores"], m["machine"]["threads"]) for m in table.values()}
     workers = min(cores // threads for _, cores, threads in machines) if machines else 1
     # as vaecore sweep starts them: the most matrix FLOPs first, in the order of the names among equals
-    order = sorted(sorted(table), key=lambda name: -run_flops(Config.from_dict(table[name]["config"]), PIXELS,
-                                                             table[name]["train_images"], table[name]["test_images"]))
+    order = sorted(sorted(table), key=lambda name: -run_cost(Config.from_dict(table[name]["config"])))
     jobs = [(table[name]["train_seconds"] + table[name]["eval_seconds"]) / 60 for name in order]
     return {"runs": len(table), "epochs": epochs, "train_minutes": train, "eval_minutes": evaluation,
             "epoch_seconds": 60 * train / max(epochs, 1), "workers": workers,

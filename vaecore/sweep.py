@@ -19,9 +19,8 @@ import yaml
 from distributed import Client, LocalCluster, as_completed, get_worker
 
 import vaecore
-from vaecore.bench import matmul_gflops, run_flops
+from vaecore.bench import matmul_gflops, run_cost
 from vaecore.config import Config, ConfigError
-from vaecore.data import PIXELS, images
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
 from vaecore.folder import write_atomically
@@ -169,11 +168,6 @@ def running(futures: dict, configs: dict[str, tuple[Path, Config, dict]]) -> str
     return ", ".join(shown)
 
 
-def run_cost(config: Config) -> int:
-    """The matrix FLOPs of ``config``'s run, training and evaluation (:func:`vaecore.bench.run_flops`)."""
-    return run_flops(config, PIXELS, images(config.train_size, train=True), images(config.test_size, train=False))
-
-
 # Dask's defaults wake each process every 20 ms, sample a running task's stack every 10 ms and the
 # machine every 0.5 s: 4-6% of a core per process (client and two workers idle: 15%, measured),
 # taken from the runs on the same cores. A sweep's hour-long tasks need none of it.
@@ -224,7 +218,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
 
     Args:
         params: params files, all validated before anything starts; they run longest first
-            (by :func:`run_cost`), in this order among equals.
+            (by :func:`vaecore.bench.run_cost`), in this order among equals.
         notebook: the parameterized notebook.
         outdir: where ``<name>.ipynb`` and ``<name>.json`` go.
         workers: worker processes of the local cluster, one configuration at a time each.
