@@ -4,9 +4,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from vaecore.loss import kl_standard_normal, recon_nll, vae_loss
+from vaecore.loss import BernoulliNLL, kl_standard_normal, recon_nll, vae_loss
 
 D = 784
 
@@ -33,6 +34,40 @@ def test_bernoulli_is_per_pixel_cross_entropy():
     p = torch.sigmoid(logits)
     expected = -(x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
     torch.testing.assert_close(recon_nll(logits, x, "bernoulli"), expected)
+
+
+def _logit_range(dtype):
+    """Logits from -100 to 100 against targets 0, 1 and in between: (2001, 4) each."""
+    logits = torch.linspace(-100, 100, 2001, dtype=dtype)[:, None].expand(-1, 4).contiguous()
+    x = torch.tensor([0.0, 1.0, 0.3, 0.9], dtype=dtype).expand_as(logits)
+    return logits, x
+
+
+def test_fused_bernoulli_equals_the_reference_over_the_whole_logit_range():
+    """In float32 the fused BCE is torch's BCE computed in float64, to float32 rounding (at logit
+    100 a float32 ulp is 8e-6, so four pixels of such logits round to 3e-5)."""
+    logits, x = _logit_range(torch.float32)
+    reference = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none").sum(-1)
+    assert torch.isfinite(BernoulliNLL.apply(logits, x)).all()
+    torch.testing.assert_close(BernoulliNLL.apply(logits, x).double(), reference, rtol=1e-6, atol=3e-5)
+
+
+def test_fused_bernoulli_gradient_is_autograds_gradient_of_the_reference():
+    """The gradients for the logits and for the targets (also when the targets broadcast over
+    samples) equal autograd's through torch's BCE, over logits from -100 to 100."""
+    logits, x = _logit_range(torch.float64)
+    logits = logits.reshape(3, 667, 4)[..., :1].expand(-1, -1, 4).contiguous()  # (S, B, D): targets broadcast
+    x = x[:667]
+    weights = torch.randn(3, 667, dtype=torch.float64)  # a downstream loss's gradient, (S, B)
+    grads = []
+    for nll in (BernoulliNLL.apply, lambda l, t: F.binary_cross_entropy_with_logits(
+            l, t.expand_as(l), reduction="none").sum(-1)):
+        l, t = logits.clone().requires_grad_(), x.clone().requires_grad_()
+        (nll(l, t) * weights).sum().backward()
+        grads.append((l.grad, t.grad))
+    torch.testing.assert_close(grads[0], grads[1])
+    assert torch.autograd.gradcheck(BernoulliNLL.apply, (torch.randn(2, 3, 5, dtype=torch.float64, requires_grad=True),
+                                                         torch.rand(3, 5, dtype=torch.float64, requires_grad=True)))
 
 
 def test_gaussian_is_unit_variance_density():

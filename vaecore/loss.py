@@ -10,7 +10,6 @@ import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 
 class LossTerms(NamedTuple):
@@ -29,10 +28,35 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.T
     D/2 log 2 pi (the report's equation 8, written as a proper density).
     """
     if likelihood == "bernoulli":
-        return F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+        return BernoulliNLL.apply(logits, x)
     if likelihood == "gaussian":
         return 0.5 * (x - torch.sigmoid(logits)).square().sum(-1) + 0.5 * x.shape[-1] * math.log(2 * math.pi)
     raise ValueError(f"unknown likelihood {likelihood!r}")
+
+
+class BernoulliNLL(torch.autograd.Function):
+    """Binary cross-entropy of logits ``l`` (..., D) and targets ``x`` in [0, 1] (broadcast to
+    ``l``), summed over pixels, with one sigmoid and one log per pixel: (..., D) -> (...).
+
+    softplus(l) - x l = max(l, 0) - x l - log(max(s, 1 - s)) with s = sigmoid(l), whose log's
+    argument stays in [1/2, 1]; the gradient s - x is kept from the forward pass. Torch's BCE (a
+    log-sigmoid forward, a sigmoid backward) takes 1.2-1.3x as long for a (256, 784) batch on one thread.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        s = torch.sigmoid(logits)
+        nll = torch.addcmul(logits.clamp_min(0), x, logits, value=-1).sub_(torch.maximum(s, 1 - s).log_())
+        ctx.save_for_backward(s.sub_(x), logits if ctx.needs_input_grad[1] else None)
+        ctx.x_shape = x.shape
+        return nll.sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        residual, logits = ctx.saved_tensors  # sigmoid(l) - x, (..., D)
+        grad = grad.unsqueeze(-1)
+        grad_x = (-logits * grad).sum_to_size(ctx.x_shape) if ctx.needs_input_grad[1] else None
+        return residual * grad, grad_x
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
