@@ -10,7 +10,6 @@ from vaecore import weights
 from vaecore.cli import main
 from vaecore.evaluate import elbo
 from vaecore.experiment import run
-from vaecore.train import train
 from vaecore.weights import WeightsError
 
 

@@ -102,45 +102,46 @@ def interleaved(timers: dict[str, Timer], rounds: int) -> dict[str, list[float]]
     return times
 
 
-# self time of these ops, by group; the optimizer's by its step's and zero_grad's own scopes
-GROUPS = {"matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
-          "the BCE's log-sigmoid": ("aten::log_sigmoid_forward", "aten::log_sigmoid_backward", "aten::sigmoid"),
-          "data": ("aten::index", "aten::randperm")}
-PROFILE = (*GROUPS, "optimizer", "the rest")  # the groups of profile_step's result, in order
-IWAE_GROUPS = {"matrix products": GROUPS["matrix products"], "the likelihood's softplus": ("aten::softplus",),
-               "sampling z": ("aten::normal",)}
-IWAE_PROFILE = (*IWAE_GROUPS, "the rest")  # the groups of profile_iwae's result, in order
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
+FUSED_BCE = ("BernoulliNLL", "BernoulliNLLBackward")  # vaecore.loss.BernoulliNLL's forward and backward
+# a training step's groups: the self time of some ops, the whole time of some scopes (their ops
+# and the Python around them)
+STEP_OPS = {"matrix products": MATMULS, "data": ("aten::index_select", "aten::randperm")}
+STEP_SCOPES = {"the fused BCE": FUSED_BCE, "optimizer": ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")}
+PROFILE = ("matrix products", "the fused BCE", "data", "optimizer", "the rest")  # profile_step's groups, in order
+# an IWAE estimate's groups, the same way
+IWAE_OPS = {"matrix products": MATMULS, "sampling z": ("aten::normal",)}
+IWAE_SCOPES = {"the fused BCE": FUSED_BCE}
+IWAE_PROFILE = ("matrix products", "the fused BCE", "sampling z", "the rest")  # profile_iwae's groups, in order
 
 
-def _shares(events: list, groups: dict[str, tuple[str, ...]]) -> tuple[dict[str, float], float]:
-    """The fraction of the profiled CPU time (``events``: a profile's key averages) spent in each
-    group's ops, and that time."""
+def _shares(events: list, ops: dict[str, tuple[str, ...]], scopes: dict[str, tuple[str, ...]],
+            order: tuple[str, ...]) -> dict[str, float]:
+    """The fraction of the profiled CPU time (``events``: a profile's key averages) in each group,
+    in ``order``: the self time of the ``ops`` groups' ops, the whole time of the ``scopes``
+    groups' scopes, and the rest."""
     total = sum(event.self_cpu_time_total for event in events)
-    return {group: sum(e.self_cpu_time_total for e in events if e.key in names) / total
-            for group, names in groups.items()}, total
+    shares = {group: sum(e.self_cpu_time_total for e in events if e.key in names) / total for group, names in ops.items()}
+    shares |= {group: sum(e.cpu_time_total for e in events if e.key in names) / total for group, names in scopes.items()}
+    shares["the rest"] = 1 - sum(shares.values())
+    return {group: shares[group] for group in order}
 
 
 def profile_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                  config: Config, batches: int = 40) -> dict[str, float]:
     """Where a training step's time goes (torch.profiler over ``batches`` steps): the fraction of
-    the CPU time in each of :data:`GROUPS`, the optimizer, and the rest."""
+    the CPU time in each of :data:`PROFILE`'s groups."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         train_epoch(model, optimizer, x[: batches * config.batch_size], config)
-    events = prof.key_averages()
-    shares, total = _shares(events, GROUPS)
-    shares["optimizer"] = sum(e.cpu_time_total for e in events if e.key.startswith("Optimizer.")) / total
-    shares["the rest"] = 1 - sum(shares.values())
-    return shares
+    return _shares(prof.key_averages(), STEP_OPS, STEP_SCOPES, PROFILE)
 
 
 def profile_iwae(model: torch.nn.Module, x: torch.Tensor, config: Config) -> dict[str, float]:
     """Where an IWAE estimate's time goes (torch.profiler over images ``x``): the fraction of
-    the CPU time in each of :data:`IWAE_GROUPS`, and the rest."""
+    the CPU time in each of :data:`IWAE_PROFILE`'s groups."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         iwae_nll(model, x, config, k=config.iwae_k)
-    shares = _shares(prof.key_averages(), IWAE_GROUPS)[0]
-    shares["the rest"] = 1 - sum(shares.values())
-    return shares
+    return _shares(prof.key_averages(), IWAE_OPS, IWAE_SCOPES, IWAE_PROFILE)
 
 
 def evaluation(model: torch.nn.Module, config: Config, root: str | None, images: int, gflops: float) -> dict:

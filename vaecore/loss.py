@@ -47,7 +47,8 @@ class BernoulliNLL(torch.autograd.Function):
     def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         s = torch.sigmoid(logits)
         nll = torch.addcmul(logits.clamp_min(0), x, logits, value=-1).sub_(torch.maximum(s, 1 - s).log_())
-        ctx.save_for_backward(s.sub_(x), logits if ctx.needs_input_grad[1] else None)
+        ctx.save_for_backward(s.sub_(x) if ctx.needs_input_grad[0] else None,
+                              logits if ctx.needs_input_grad[1] else None)
         ctx.x_shape = x.shape
         return nll.sum(-1)
 
@@ -56,7 +57,7 @@ class BernoulliNLL(torch.autograd.Function):
         residual, logits = ctx.saved_tensors  # sigmoid(l) - x, (..., D)
         grad = grad.unsqueeze(-1)
         grad_x = (-logits * grad).sum_to_size(ctx.x_shape) if ctx.needs_input_grad[1] else None
-        return residual * grad, grad_x
+        return residual * grad if ctx.needs_input_grad[0] else None, grad_x
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
