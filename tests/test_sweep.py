@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import dask
 import nbformat
 import pytest
 import yaml
@@ -77,8 +78,6 @@ def attempts(n):
 def test_the_local_cluster_keeps_quiet_while_the_runs_compute():
     """Its workers neither profile the running notebook nor wake every 20 ms (dask's defaults):
     they share the cores with the runs."""
-    import dask
-
     with connect(None, 1) as (client, _):
         settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET})
     assert list(settings.values()) == [QUIET]

@@ -103,11 +103,11 @@ def interleaved(timers: dict[str, Timer], rounds: int) -> dict[str, list[float]]
 
 
 MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
-FUSED_BCE = ("BernoulliNLL", "BernoulliNLLBackward")  # vaecore.loss.BernoulliNLL's forward and backward
 # a training step's groups: the self time of some ops, the whole time of some scopes (their ops
 # and the Python around them)
 STEP_OPS = {"matrix products": MATMULS, "data": ("aten::index_select", "aten::randperm")}
-STEP_SCOPES = {"the fused BCE": FUSED_BCE, "optimizer": ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")}
+STEP_SCOPES = {"the fused BCE": ("BernoulliNLL", "BernoulliNLLBackward"),  # vaecore.loss.BernoulliNLL, both ways
+               "optimizer": ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")}
 PROFILE = ("matrix products", "the fused BCE", "data", "optimizer", "the rest")  # profile_step's groups, in order
 # an IWAE estimate's groups, the same way
 IWAE_OPS = {"matrix products": MATMULS, "the likelihood's softplus": ("aten::softplus",), "sampling z": ("aten::normal",)}
