@@ -47,6 +47,12 @@ def test_latent_codes(n, points):
     check(figure)
 
 
+def test_a_tsne_map_shows_fewer_codes_than_a_scatter():
+    """By default a t-SNE map (n > 2) shows 2,000 codes, a histogram or scatter 5,000, a small set all."""
+    assert [plots.codes_shown(n, 10_000) for n in (1, 2, 3, 64)] == [5000, 5000, 2000, 2000]
+    assert plots.codes_shown(64, 500) == 500
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_reconstructions_and_prior_samples(n, points):
     """Reconstructions and prior samples render for any latent size."""

@@ -110,8 +110,9 @@ STEP_SCOPES = {"the fused BCE": ("BernoulliNLL", "BernoulliNLLBackward"),  # vae
                "optimizer": ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")}
 PROFILE = ("matrix products", "the fused BCE", "data", "optimizer", "the rest")  # profile_step's groups, in order
 # an IWAE estimate's groups, the same way
-IWAE_OPS = {"matrix products": MATMULS, "the likelihood's softplus": ("aten::softplus",), "sampling z": ("aten::normal",)}
-IWAE_PROFILE = (*IWAE_OPS, "the rest")  # profile_iwae's groups, in order
+IWAE_OPS = {"matrix products": MATMULS, "sampling z": ("aten::normal",)}
+IWAE_SCOPES = {"the likelihood": ("samples_recon_nll",)}  # vaecore.evaluate.samples_recon_nll
+IWAE_PROFILE = ("matrix products", "the likelihood", "sampling z", "the rest")  # profile_iwae's groups, in order
 
 
 def _shares(events: list, ops: dict[str, tuple[str, ...]], scopes: dict[str, tuple[str, ...]],
@@ -140,13 +141,13 @@ def profile_iwae(model: torch.nn.Module, x: torch.Tensor, config: Config) -> dic
     the CPU time in each of :data:`IWAE_PROFILE`'s groups."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         iwae_nll(model, x, config, k=config.iwae_k)
-    return _shares(prof.key_averages(), IWAE_OPS, {}, IWAE_PROFILE)
+    return _shares(prof.key_averages(), IWAE_OPS, IWAE_SCOPES, IWAE_PROFILE)
 
 
 def evaluation(model: torch.nn.Module, config: Config, root: str | None, images: int, gflops: float) -> dict:
     """Seconds of an n > 2 page's evaluation: the IWAE estimate at ``config.iwae_k`` (timed on
-    ``images`` test images, given per 10,000), the t-SNE map of 5,000 codes, and the other
-    figures but the loss curves."""
+    ``images`` test images, given per 10,000), the t-SNE map of the codes a page shows, and the
+    other figures but the loss curves."""
     test = load(config.dataset, train=False, root=root)
     x = test.x[:images].to(next(model.parameters()).device)
     start = time.perf_counter()
@@ -154,7 +155,7 @@ def evaluation(model: torch.nn.Module, config: Config, root: str | None, images:
     iwae = (time.perf_counter() - start) * 10_000 / images
     flops = count_flops(lambda: iwae_nll(model, x[:1], config, k=config.iwae_k)) * 10_000
     start = time.perf_counter()
-    plt.close(plots.latent_codes(model, test, max_points=5000))
+    plt.close(plots.latent_codes(model, test))
     tsne = time.perf_counter() - start
     start = time.perf_counter()
     kls = latent_usage(model, test.x).kl_per_dim
@@ -164,7 +165,8 @@ def evaluation(model: torch.nn.Module, config: Config, root: str | None, images:
     figures = time.perf_counter() - start
     shares = profile_iwae(model, x[:20], config) if x.device.type == "cpu" else {}
     return {"iwae_seconds": iwae, "iwae_gflops": flops / iwae / 1e9, "iwae_fraction": flops / iwae / 1e9 / gflops,
-            "iwae_profile": shares, "tsne_seconds": tsne, "figures_seconds": figures}
+            "iwae_profile": shares, "tsne_seconds": tsne, "tsne_codes": plots.codes_shown(model.n, len(test.x)),
+            "figures_seconds": figures}
 
 
 def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_images: int = 500) -> dict:
@@ -226,7 +228,7 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
               f"(timed on {eval_images:,}), {timed['iwae_gflops']:.1f} GFLOP/s, {timed['iwae_fraction']:.0%} of the ceiling")
         if timed["iwae_profile"]:
             print("an IWAE's time:    " + ", ".join(f"{group} {share:.0%}" for group, share in timed["iwae_profile"].items()))
-        print(f"t-SNE map:         {timed['tsne_seconds']:6.1f} s (5,000 codes)")
+        print(f"t-SNE map:         {timed['tsne_seconds']:6.1f} s ({timed['tsne_codes']:,} codes)")
         print(f"other figures:     {timed['figures_seconds']:6.1f} s")
     print(f"speedup: {examples / ours:.2f}")
     return result | {"commit": commit(), "machine": machine(dev)}

@@ -54,15 +54,21 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
 def samples_recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.Tensor:
     """:func:`~vaecore.loss.recon_nll` of many samples per image: (S, B, D), (B, D) -> (S, B).
 
-    For the Bernoulli, BCE = softplus(l) - x l summed over pixels: two passes over the logits
-    where torch's BCE takes five, the same value to float rounding at 0.7 of the elementwise
-    cost, which is most of an IWAE estimate's time outside the decoder's matrix products. On these
-    passes of megabytes, fewer passes over memory beat fewer transcendentals: the training loss's
-    :class:`~vaecore.loss.BernoulliNLL` (eight passes) takes 1.1-1.3x as long here.
+    For the Bernoulli, BCE = softplus(l) - x l with softplus(l) = max(l, 0) + log(1 + exp(-|l|)),
+    and the logarithms of a group of pixels are summed as the logarithm of their product: each
+    factor lies in (1, 2], so a group of up to 64 stays far from float32's overflow at 2^128.
+    One exponential per pixel and one logarithm per group: a (1000, 2, 784) pass takes 0.8 of
+    the time of ``F.softplus``, which takes a logarithm per pixel. The training loss's
+    :class:`~vaecore.loss.BernoulliNLL` is slower still here: on passes of megabytes, its eight
+    passes over memory cost more than the transcendentals it saves.
     """
     if likelihood != "bernoulli":
         return recon_nll(logits, x, likelihood)
-    return F.softplus(logits).sum(-1) - (logits * x).sum(-1)
+    with torch.profiler.record_function("samples_recon_nll"):  # a group of vaecore bench's profile
+        group = max(size for size in range(1, 65) if logits.shape[-1] % size == 0)  # 56 for 784 pixels
+        factors = logits.abs().neg_().exp_().add_(1)  # 1 + exp(-|l|), (S, B, D)
+        log_sum = factors.unflatten(-1, (-1, group)).prod(-1).log_().sum(-1)  # (S, B)
+        return log_sum + logits.clamp_min(0).sum(-1) - (logits * x).sum(-1)
 
 
 @torch.no_grad()

@@ -371,7 +371,7 @@ def bench_table(records: dict[str, str | Path]) -> str:
         ("IWAE's share of the ceiling", lambda b: f"{b['evaluation']['iwae_fraction']:.0%}"),
         *[(f"an IWAE's time: {group}", lambda b, g=group: f"{b['evaluation']['iwae_profile'][g]:.0%}")
           for group in IWAE_PROFILE],
-        ("t-SNE map of 5,000 codes, s", lambda b: f"{b['evaluation']['tsne_seconds']:.0f}"),
+        ("t-SNE map, s (codes)", lambda b: f"{b['evaluation']['tsne_seconds']:.0f} ({b['evaluation']['tsne_codes']:,})"),
         ("the other figures, s", lambda b: f"{b['evaluation']['figures_seconds']:.1f}"),
     ]
     lines = [_row(["", *benches]), _row(["---", *["---:"] * len(benches)])]
