@@ -245,8 +245,8 @@ def test_sweeps_table_one_row_per_record(tmp_path):
     floored = tmp_path / "floored.json"
     floored.write_text(json.dumps({**json.loads(path.read_text()), "floor_minutes": 20.0, "wall_over_floor": 2.62}))
     old, new = rows(sweeps_table({"CPU": path, "GPU": tmp_path / "none.json", "CPU again": floored}))
-    assert cells(old) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52", "\u2013", "\u2013", "abc"]
-    assert cells(new)[4:7] == ["52", "20", "2.6"]
+    assert cells(old) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52.4", "\u2013", "\u2013", "abc"]
+    assert cells(new)[4:7] == ["52.4", "20.0", "2.62"]
 
 
 def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):

@@ -115,7 +115,7 @@ def latent_codes(model: VAE, data: Split, max_points: int | None = None, seed: i
         ax.set_ylabel(names[1])
     ax.legend(title="label", markerscale=4, loc="center left", bbox_to_anchor=(1, 0.5))
     method = {1: "histogram", 2: "scatter"}.get(model.n, "t-SNE")
-    ax.set_title(f"latent codes of {len(y)} test images by label ({method}, n = {model.n})")
+    ax.set_title(f"latent codes of {len(y):,} test images by label ({method}, n = {model.n})")
     fig.tight_layout()
     return fig
 

@@ -317,11 +317,11 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
             records are left out.
 
     Returns:
-        A markdown table: the hardware, how many configurations ran at a time with how many
-        threads each, the wall-clock minutes, the matmul floor of the same configurations and
-        the ratio of the two where the record has them, and the commit that ran them.
+        A markdown table: the hardware, how many configurations ran at once with how many
+        threads each, the wall-clock minutes, the matmul floor of the same configurations in
+        minutes and the ratio of the two where the record has them, and the commit that ran them.
     """
-    lines = [_row(["sweep", "hardware", "at a time", "threads each", "minutes", "floor, min", "over floor", "commit"]),
+    lines = [_row(["sweep", "hardware", "at once", "threads", "minutes", "floor", "ratio", "commit"]),
              _row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---"])]
     for label, path in records.items():
         path = Path(path)
@@ -330,9 +330,9 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
         timing = json.loads(path.read_text())
         machine = timing["machine"]
         where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
-        floor = [f"{timing['floor_minutes']:.0f}", f"{timing['wall_over_floor']:.1f}"] if "floor_minutes" in timing else ["–"] * 2
+        floor = [f"{timing['floor_minutes']:.1f}", f"{timing['wall_over_floor']:.2f}"] if "floor_minutes" in timing else ["–"] * 2
         lines.append(_row([label, where, timing["workers"], timing["threads_per_worker"],
-                           f"{timing['wall_minutes']:.0f}", *floor, timing["commit"]]))
+                           f"{timing['wall_minutes']:.1f}", *floor, timing["commit"][:7]]))
     if len(lines) == 2:
         return "*No sweep has been timed as one command yet.*"
     return "\n".join(lines)
