@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
-from vaecore.loss import BernoulliNLL, kl_standard_normal, recon_nll, vae_loss
+from vaecore.loss import BernoulliNLL, kl_standard_normal, recon_nll, sum_of_logs, vae_loss
 
 D = 784
 
@@ -50,6 +50,17 @@ def test_fused_bernoulli_equals_the_reference_over_the_whole_logit_range():
     reference = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none").sum(-1)
     assert torch.isfinite(BernoulliNLL.apply(logits, x)).all()
     torch.testing.assert_close(BernoulliNLL.apply(logits, x).double(), reference, rtol=1e-6, atol=3e-5)
+
+
+@pytest.mark.parametrize("pixels", [784, 787])  # groups of 112; 787 is prime: groups of 1
+def test_sum_of_logs_is_the_sum_of_the_logs_down_to_factors_of_one_half(pixels):
+    """A product of 112 factors of 1/2 or more stays above 2^-112, within float32's normal numbers,
+    so the sum of the logs is float64's to float32 rounding: for factors at (or just above) 1/2,
+    spread over [1/2, 1], or all at 1."""
+    factors = torch.stack([torch.full((pixels,), 0.5), torch.full((pixels,), 0.501),
+                           torch.linspace(0.5, 1, pixels), torch.ones(pixels)])
+    expected = factors.double().log().sum(-1)
+    torch.testing.assert_close(sum_of_logs(factors).double(), expected, rtol=1e-6, atol=0)
 
 
 def test_fused_bernoulli_gradient_is_autograds_gradient_of_the_reference():

@@ -22,20 +22,28 @@ from vaecore.provenance import commit, machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
 
 
-def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10, trials: int = 3) -> float:
-    """GFLOP/s of a large square fp32 matmul, the best of ``trials``: the machine's practical
-    ceiling (one trial read 72 to 85 GFLOP/s on one thread within an hour of a shared machine)."""
+def matmul_trial(device: torch.device, size: int = 2048, repeats: int = 10) -> Callable[[], float]:
+    """A function that times ``repeats`` square fp32 matmuls of ``size`` and returns their GFLOP/s:
+    the machine's practical ceiling (one trial read 72 to 85 GFLOP/s on one thread within an hour
+    of a shared machine)."""
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b  # warm-up
-    best = 0.0
-    for _ in range(trials):
+
+    def trial() -> float:
         sync(device)
         start = time.perf_counter()
         for _ in range(repeats):
             a @ b
         sync(device)
-        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9)
-    return best
+        return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+    return trial
+
+
+def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10, trials: int = 3) -> float:
+    """The best of ``trials`` of :func:`matmul_trial`: the ceiling a run's least time rests on."""
+    trial = matmul_trial(device, size, repeats)
+    return max(trial() for _ in range(trials))
 
 
 def count_flops(fn: Callable[[], object]) -> int:
@@ -97,8 +105,8 @@ def vaecore_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: t
 
 
 def interleaved(timers: dict[str, Timer], rounds: int) -> dict[str, list[float]]:
-    """Each timer's seconds over ``rounds`` rounds of one epoch each, taken in turn, so that a
-    neighbour's burst on a shared machine slows all of them rather than one."""
+    """Each timer's results (an epoch's seconds, a matmul trial's GFLOP/s) over ``rounds`` rounds,
+    taken in turn, so that a neighbour's burst on a shared machine slows all of them rather than one."""
     times: dict[str, list[float]] = {name: [] for name in timers}
     for _ in range(rounds):
         for name, timer in timers.items():
@@ -115,7 +123,7 @@ STEP_SCOPES = {"the fused BCE": ("BernoulliNLL", "BernoulliNLLBackward"),  # vae
 PROFILE = ("matrix products", "the fused BCE", "data", "optimizer", "the rest")  # profile_step's groups, in order
 # an IWAE estimate's groups, the same way
 IWAE_OPS = {"matrix products": MATMULS, "sampling z": ("aten::normal",)}
-IWAE_SCOPES = {"the likelihood": ("samples_recon_nll",)}  # vaecore.evaluate.samples_recon_nll
+IWAE_SCOPES = {"the likelihood": ("BernoulliNLL",)}  # vaecore.loss.BernoulliNLL
 IWAE_PROFILE = ("matrix products", "the likelihood", "sampling z", "the rest")  # profile_iwae's groups, in order
 
 
@@ -183,7 +191,8 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
 
     Args:
         device: ``cpu`` or ``cuda``.
-        epochs: timed epochs of vaecore's and pythae's trainers, interleaved (the medians count).
+        epochs: timed epochs of vaecore's and pythae's trainers and trials of the matmul ceiling,
+            interleaved (the medians count).
         root: data folder.
         eval_images: test images the IWAE estimate is timed on (0: no evaluation timing).
 
@@ -206,16 +215,19 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
         print("pythae:            not installed (pip install -e \".[peers]\"), left out")
     else:
         timers["pythae"] = pythae
-    times = interleaved(timers, epochs)
+    # the ceiling is taken between the epochs and its median kept, as the epochs' is: the best of
+    # a few trials against a median epoch would count this machine's noise (+-15%) against the trainer
+    times = interleaved(timers | {"matmul": matmul_trial(dev)}, epochs)
     examples = examples_epoch(config, root, dev)()  # 3-4 times slower: one epoch tells
     ours = statistics.median(times["vaecore"])
     flops = step_flops(config, x.shape[1]) * len(x) / config.batch_size
-    achieved, ceiling = flops / ours / 1e9, matmul_gflops(dev)
+    achieved, ceiling = flops / ours / 1e9, statistics.median(times["matmul"])
     shares = profile_step(model, optimizer, x, config) if dev.type == "cpu" else {}
 
     result = {"trainer_epoch_seconds": ours, "trainer_epochs_seconds": times["vaecore"],
               "reference_epoch_seconds": examples, "speedup": examples / ours,
-              "trainer_gflops": achieved, "matmul_gflops": ceiling, "profile": shares}
+              "trainer_gflops": achieved, "matmul_gflops": ceiling, "matmul_trials_gflops": times["matmul"],
+              "profile": shares}
     print(f"vaecore trainer:   {ours:6.2f} s/epoch (median of {epochs}: "
           f"{', '.join(f'{t:.2f}' for t in times['vaecore'])})")
     if pythae is not None:
@@ -226,7 +238,8 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
               f"{', '.join(f'{t:.2f}' for t in times['pythae'])}); vaecore {theirs / ours:.2f}x faster")
     print(f"reference loop:    {examples:6.2f} s/epoch (pytorch/examples: Dataset + DataLoader)")
     print(f"trainer:           {achieved:6.1f} GFLOP/s ({flops / 1e9:.0f} GFLOP of matmuls per epoch)")
-    print(f"matmul ceiling:    {ceiling:6.1f} GFLOP/s (2048x2048 fp32); trainer at {achieved / ceiling:.0%} of it")
+    print(f"matmul ceiling:    {ceiling:6.1f} GFLOP/s (2048x2048 fp32, median of {epochs} trials between the "
+          f"epochs: {', '.join(f'{g:.1f}' for g in times['matmul'])}); trainer at {achieved / ceiling:.0%} of it")
     if shares:
         print("a step's time:     " + ", ".join(f"{group} {share:.0%}" for group, share in shares.items()))
     if eval_images:

@@ -50,30 +50,6 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
     return LossTerms(*(sums / len(x)).tolist())
 
 
-def samples_recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """:func:`~vaecore.loss.recon_nll` of many samples per image: (S, B, D), (B, D) -> (S, B).
-
-    For the Bernoulli, BCE = softplus(l) - x l with softplus(l) = max(l, 0) - log sigmoid(|l|),
-    and the logarithms of a group of pixels are summed as the logarithm of their product: each
-    factor sigmoid(|l|) lies in [1/2, 1), so a group of up to 64 stays far from float32's
-    underflow. One sigmoid per pixel and one logarithm per group: a (1000, 2, 784) pass of a
-    trained decoder's logits takes under 0.6 of the time of ``F.softplus``, which takes a logarithm
-    per pixel. The training loss's :class:`~vaecore.loss.BernoulliNLL` is slower still here: on
-    passes of megabytes, its eight passes over memory cost more than the transcendentals it saves.
-    """
-    if likelihood != "bernoulli":
-        return recon_nll(logits, x, likelihood)
-    with torch.profiler.record_function("samples_recon_nll"):  # a group of vaecore bench's profile
-        group = max(size for size in range(1, 65) if logits.shape[-1] % size == 0)  # 56 for 784 pixels
-        # sigmoid(|l|), (S, B, D), with |l| capped at 40, where the sigmoid is already 1 in float32
-        # and float64: exp is 10x slower where its result underflows (|l| > 87), and a trained
-        # decoder puts a few % of its logits there (the background, driven to 0)
-        factors = logits.abs().clamp_max_(40).sigmoid_()
-        log_sum = factors.unflatten(-1, (-1, group)).prod(-1).log_().sum(-1)  # (S, B)
-        # max(l, 0) - x l in one temporary, summed: 0.85 of the time of summing the two apart
-        return logits.clamp_min(0).addcmul_(logits, x, value=-1).sum(-1) - log_sum
-
-
 @torch.no_grad()
 def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
              progress: bool = False) -> float:
@@ -110,7 +86,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
             log_sum = None  # log sum_i w_i over the parts so far, (B,)
             for start in range(0, k, part):
                 z = q.sample((min(part, k - start),))  # (part, B, n)
-                log_w = (-samples_recon_nll(model.decode(z), batch, config.likelihood)  # (part, B)
+                log_w = (-recon_nll(model.decode(z), batch, config.likelihood)  # (part, B)
                          + prior.log_prob(z).sum(-1)
                          - q.log_prob(z).sum(-1))
                 part_sum = torch.logsumexp(log_w, dim=0)
