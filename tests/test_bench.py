@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from vaecore.bench import interleaved, matmul_gflops, profile_iwae, profile_step, run_flops, step_flops
+from vaecore.bench import (count_flops, interleaved, matmul_gflops, matmuls_alone, profile_iwae, profile_step, run_flops,
+                           step_flops)
 from vaecore.peers import pythae_epoch
 from vaecore.train import make_model, make_optimizer
 
@@ -21,6 +22,14 @@ def test_step_flops_counts_forward_and_backward_matmuls(tiny_config):
 def test_matmul_ceiling_is_a_positive_rate():
     """The ceiling is measured, not assumed."""
     assert matmul_gflops(torch.device("cpu"), size=128, repeats=2) > 0
+
+
+def test_matmuls_alone_are_a_training_steps_products(tiny_config):
+    """The products timed alone are a training step's, FLOP for FLOP, step after step."""
+    config = tiny_config(n=3, hidden=(16, 8), batch_size=10)
+    trial = matmuls_alone(make_model(config, 784), config.batch_size, steps=2)
+    assert count_flops(trial) == 2 * step_flops(config, 784)
+    assert trial() > 0
 
 
 def test_run_flops_counts_every_epoch_then_the_evaluation(tiny_config):

@@ -17,6 +17,7 @@ from vaecore.data import PIXELS, images, load
 from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.loss import vae_loss
 from vaecore.memory import reuse_freed_blocks
+from vaecore.model import VAE
 from vaecore.peers import Timer, examples_epoch, pythae_epoch, sync
 from vaecore.provenance import commit, machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
@@ -63,6 +64,42 @@ def step_flops(config: Config, x_dim: int) -> int:
         vae_loss(logits, x, mu, logvar, config.beta, config.likelihood).total.backward()
 
     return count_flops(step)
+
+
+def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], float]:
+    """A function that runs the matrix products of ``steps`` training steps of ``model`` back to
+    back, on warm random operands and with nothing between them, and returns their GFLOP/s: the
+    most a trainer of these shapes can reach on this machine, short of the large-product ceiling.
+
+    Per linear layer (B = ``batch_size``): the forward ``addmm``, the weight gradient g^T h and,
+    but for the encoder's first layer (the images need none), the input gradient g W.
+    """
+    device = next(model.parameters()).device
+    layers = [layer for layer in model.modules() if isinstance(layer, torch.nn.Linear)]
+    operands = [(torch.randn(batch_size, layer.in_features, device=device),  # the layer's input h
+                 torch.randn(batch_size, layer.out_features, device=device),  # its output's gradient g
+                 layer.weight.detach(), layer.bias.detach(), layer is not model.encoder[0])
+                for layer in layers]
+
+    def step() -> None:
+        for h, g, weight, bias, input_gradient in operands:
+            torch.addmm(bias, h, weight.t())
+            g.t().mm(h)
+            if input_gradient:
+                g.mm(weight)
+
+    flops = count_flops(step)
+    step()  # warm-up
+
+    def trial() -> float:
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync(device)
+        return flops * steps / (time.perf_counter() - start) / 1e9
+
+    return trial
 
 
 def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -> int:
@@ -191,8 +228,8 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
 
     Args:
         device: ``cpu`` or ``cuda``.
-        epochs: timed epochs of vaecore's and pythae's trainers and trials of the matmul ceiling,
-            interleaved (the medians count).
+        epochs: timed epochs of vaecore's and pythae's trainers, and trials of the matmul ceiling
+            and of a step's products alone, interleaved (the medians count).
         root: data folder.
         eval_images: test images the IWAE estimate is timed on (0: no evaluation timing).
 
@@ -217,16 +254,18 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
         timers["pythae"] = pythae
     # the ceiling is taken between the epochs and its median kept, as the epochs' is: the best of
     # a few trials against a median epoch would count this machine's noise (+-15%) against the trainer
-    times = interleaved(timers | {"matmul": matmul_trial(dev)}, epochs)
+    timers |= {"matmul": matmul_trial(dev), "alone": matmuls_alone(model, config.batch_size)}
+    times = interleaved(timers, epochs)
     examples = examples_epoch(config, root, dev)()  # 3-4 times slower: one epoch tells
     ours = statistics.median(times["vaecore"])
     flops = step_flops(config, x.shape[1]) * len(x) / config.batch_size
-    achieved, ceiling = flops / ours / 1e9, statistics.median(times["matmul"])
+    achieved, ceiling, alone = flops / ours / 1e9, statistics.median(times["matmul"]), statistics.median(times["alone"])
     shares = profile_step(model, optimizer, x, config) if dev.type == "cpu" else {}
 
     result = {"trainer_epoch_seconds": ours, "trainer_epochs_seconds": times["vaecore"],
               "reference_epoch_seconds": examples, "speedup": examples / ours,
               "trainer_gflops": achieved, "matmul_gflops": ceiling, "matmul_trials_gflops": times["matmul"],
+              "matmuls_alone_gflops": alone,
               "profile": shares}
     print(f"vaecore trainer:   {ours:6.2f} s/epoch (median of {epochs}: "
           f"{', '.join(f'{t:.2f}' for t in times['vaecore'])})")
@@ -240,6 +279,8 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
     print(f"trainer:           {achieved:6.1f} GFLOP/s ({flops / 1e9:.0f} GFLOP of matmuls per epoch)")
     print(f"matmul ceiling:    {ceiling:6.1f} GFLOP/s (2048x2048 fp32, median of {epochs} trials between the "
           f"epochs: {', '.join(f'{g:.1f}' for g in times['matmul'])}); trainer at {achieved / ceiling:.0%} of it")
+    print(f"a step's matmuls:  {alone:6.1f} GFLOP/s alone, back to back ({alone / ceiling:.0%} of the ceiling): "
+          f"the most these shapes allow")
     if shares:
         print("a step's time:     " + ", ".join(f"{group} {share:.0%}" for group, share in shares.items()))
     if eval_images:

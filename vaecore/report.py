@@ -340,8 +340,8 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
 
 def bench_table(records: dict[str, str | Path]) -> str:
     """``vaecore bench`` records side by side, one column each: the trainers' seconds per epoch,
-    the matmul ceiling and the trainer's share of it, where a step's time goes, and the
-    evaluation's parts.
+    the matmul ceiling, the trainer's share of it and that of a step's products run alone, where
+    a step's time goes, and the evaluation's parts.
 
     Args:
         records: a column label for each record (``"one thread"``) and its path.
@@ -365,6 +365,8 @@ def bench_table(records: dict[str, str | Path]) -> str:
         ("examples / vaecore", lambda b: f"{b['speedup']:.2f}"),
         ("matmul ceiling, GFLOP/s", lambda b: f"{b['matmul_gflops']:.0f}"),
         ("vaecore's share of the ceiling", lambda b: f"{b['trainer_gflops'] / b['matmul_gflops']:.0%}"),
+        ("a step's products alone, share of the ceiling",
+         lambda b: f"{b['matmuls_alone_gflops'] / b['matmul_gflops']:.0%}"),
         *[(f"a step's time: {group}", lambda b, g=group: f"{b['profile'][g]:.0%}")
           for group in PROFILE],
         ("IWAE k = 1000, s per 10,000 images", lambda b: f"{b['evaluation']['iwae_seconds']:.0f}"),
