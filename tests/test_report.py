@@ -263,7 +263,8 @@ def test_bench_table_puts_records_side_by_side(tmp_path):
     """One column per record; what a record lacks (pythae absent, no profile) is a dash."""
     full = {"trainer_epoch_seconds": 2.0, "pythae_epoch_seconds": 3.0, "speedup_pythae": 1.5,
             "reference_epoch_seconds": 8.0, "speedup": 4.0, "matmul_gflops": 100.0, "trainer_gflops": 75.0,
-            "matmuls_alone_gflops": 90.0, "profile": {"matrix products": 0.7, "the fused BCE": 0.1, "data": 0.02, "optimizer": 0.08,
+            "matmuls_alone_gflops": 90.0,
+            "profile": {"matrix products": 0.7, "the fused BCE": 0.1, "data": 0.02, "optimizer": 0.08,
                         "the rest": 0.1},
             "evaluation": {"iwae_seconds": 61.0, "iwae_fraction": 0.62, "tsne_seconds": 9.0, "tsne_codes": 2000,
                            "figures_seconds": 0.4,

@@ -23,22 +23,29 @@ from vaecore.provenance import commit, machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
 
 
-def matmul_trial(device: torch.device, size: int = 2048, repeats: int = 10) -> Callable[[], float]:
-    """A function that times ``repeats`` square fp32 matmuls of ``size`` and returns their GFLOP/s:
-    the machine's practical ceiling (one trial read 72 to 85 GFLOP/s on one thread within an hour
-    of a shared machine)."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    a @ b  # warm-up
+def gflops_trial(device: torch.device, work: Callable[[], object], flops: int,
+                 repeats: int) -> Callable[[], float]:
+    """A function that runs ``work`` (``flops`` of matrix products) ``repeats`` times and returns
+    their GFLOP/s; ``work`` runs once here first, as a warm-up."""
+    work()
 
     def trial() -> float:
         sync(device)
         start = time.perf_counter()
         for _ in range(repeats):
-            a @ b
+            work()
         sync(device)
-        return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+        return flops * repeats / (time.perf_counter() - start) / 1e9
 
     return trial
+
+
+def matmul_trial(device: torch.device, size: int = 2048, repeats: int = 10) -> Callable[[], float]:
+    """A :func:`gflops_trial` of ``repeats`` square fp32 matmuls of ``size``: the machine's
+    practical ceiling (one trial read 72 to 85 GFLOP/s on one thread within an hour of a shared
+    machine)."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    return gflops_trial(device, lambda: a @ b, 2 * size**3, repeats)
 
 
 def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10, trials: int = 3) -> float:
@@ -67,8 +74,8 @@ def step_flops(config: Config, x_dim: int) -> int:
 
 
 def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], float]:
-    """A function that runs the matrix products of ``steps`` training steps of ``model`` back to
-    back, on warm random operands and with nothing between them, and returns their GFLOP/s: the
+    """A :func:`gflops_trial` of the matrix products of ``steps`` training steps of ``model``, back
+    to back, on warm random operands and with nothing between them: the
     most a trainer of these shapes can reach on this machine, short of the large-product ceiling.
 
     Per linear layer (B = ``batch_size``): the forward ``addmm``, the weight gradient g^T h and,
@@ -88,18 +95,7 @@ def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], 
             if input_gradient:
                 g.mm(weight)
 
-    flops = count_flops(step)
-    step()  # warm-up
-
-    def trial() -> float:
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync(device)
-        return flops * steps / (time.perf_counter() - start) / 1e9
-
-    return trial
+    return gflops_trial(device, step, count_flops(step), steps)
 
 
 def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -> int:
@@ -259,7 +255,8 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
     examples = examples_epoch(config, root, dev)()  # 3-4 times slower: one epoch tells
     ours = statistics.median(times["vaecore"])
     flops = step_flops(config, x.shape[1]) * len(x) / config.batch_size
-    achieved, ceiling, alone = flops / ours / 1e9, statistics.median(times["matmul"]), statistics.median(times["alone"])
+    achieved, ceiling = flops / ours / 1e9, statistics.median(times["matmul"])
+    alone = statistics.median(times["alone"])
     shares = profile_step(model, optimizer, x, config) if dev.type == "cpu" else {}
 
     result = {"trainer_epoch_seconds": ours, "trainer_epochs_seconds": times["vaecore"],
