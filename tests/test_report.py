@@ -6,7 +6,8 @@ import statistics
 import pytest
 
 from vaecore.bench import run_flops
-from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
+from vaecore.config import Config
+from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, departures, difference,
                             epochs, floor, largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
                             seed_spread, seed_table, signed, sweeps_table, table1, verdicts)
 
@@ -63,6 +64,22 @@ def test_table1_keeps_seed_0_runs_of_the_report_in_its_order():
     assert "999" not in table and "888" not in table
     assert f"+5.51{NBSP}(+3.8%)" in table  # 150 - 144.49 (n = 2)
     assert f"+3.06{NBSP}(+4.6%)" in table  # 70 - 66.94 (n = 64, beta = 0.1)
+
+
+def test_only_runs_at_the_reports_protocol_count():
+    """A short run on a slice of the images (params/smoke.yaml's n = 2, β = 1) is neither a row of
+    Table 1, nor a seed of the spread, nor part of the outcome: only 300 epochs on all the images,
+    hidden 256-256, lr 1e-4 and batches of 256 are the report's protocol."""
+    runs = {"n2-beta1": metrics(2, 1, 0, 144.0), "n2-beta1-seed1": metrics(2, 1, 1, 144.2)}
+    smoke = Config(n=2, epochs=2, train_size=2000, test_size=500, iwae_k=50)
+    runs["smoke"] = metrics(2, 1, 0, 524.6) | {"config": smoke.to_dict()}
+    for key, value in [("lr", 1e-3), ("batch_size", 128), ("hidden", [512]), ("epochs", 20), ("test_size", 500)]:
+        runs[f"n2-seed3-{key}"] = metrics(2, 1, 3, 300.0) | {"config": {"n": 2, "seed": 3, key: value}}
+    assert [cells(row)[0] for row in rows(table1(runs))] == [label(2, 1), "*report*"]
+    assert seed_spread(runs)[(2, 1.0)]["test_total"][2] == 2
+    assert outcome(runs)["rows"] == 1 and "524" not in outcome(runs)["sentence"]
+    assert departures(smoke) == {"epochs": 2, "train_size": 2000, "test_size": 500, "iwae_k": 50}
+    assert departures(Config(n=64, beta=0.1, seed=2, device="cuda")) == {}
 
 
 def test_header_and_separator_have_as_many_cells_as_rows():
@@ -249,9 +266,9 @@ def test_sweeps_table_one_row_per_record(tmp_path):
     assert cells(new)[4:7] == ["52.4", "20.0", "2.62"]
 
 
-def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):
+def test_floor_is_the_runs_flops_at_the_ceiling():
     """FLOPs of the seed-0 Table 1 runs (here one), over the given GFLOP/s."""
-    config = tiny_config(n=1, hidden=(16, 8), epochs=2, iwae_k=5)
+    config = Config(n=1)
     run = {**metrics(1, 1.0, 0, 160.0), "config": config.to_dict(), "train_images": 50, "test_images": 20}
     flops = run_flops(config, 784, 50, 20)
     result = floor({"n1": run, "n1-seed1": {**run, "config": {**run["config"], "seed": 1}}}, 784, gflops=2.0)

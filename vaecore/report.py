@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import statistics
@@ -42,10 +43,21 @@ def _key(metrics: dict) -> tuple[int, float]:
     return metrics["config"]["n"], float(metrics["config"]["beta"])
 
 
+def departures(config: Config) -> dict[str, object]:
+    """Where ``config`` departs from the report's protocol, ``{key: value}``; empty where it follows it.
+
+    The protocol is :class:`Config`'s defaults: MNIST, the BCE loss, hidden layers 256-256, Adam
+    at lr 1e-4, batches of 256, 300 epochs on all the images, the IWAE estimate at k = 1000.
+    Only n, β, the seed and the device vary between the report's runs.
+    """
+    protocol = Config(n=config.n, beta=config.beta, seed=config.seed, device=config.device)
+    return {field.name: getattr(config, field.name) for field in dataclasses.fields(config)
+            if getattr(config, field.name) != getattr(protocol, field.name)}
+
+
 def _like_report(metrics: dict) -> bool:
-    """Trained on MNIST with the BCE loss, as the report's Table 1 was."""
-    config = metrics["config"]
-    return config.get("dataset", "mnist") == "mnist" and config.get("likelihood", "bernoulli") == "bernoulli"
+    """Run at the report's protocol (:func:`departures`), as its Table 1 was."""
+    return not departures(Config.from_dict(metrics["config"]))
 
 
 def _row(cells: list) -> str:
@@ -106,7 +118,8 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
 
     Args:
         runs: metrics by run name; runs with a seed other than 0 are left out (see
-            :func:`seed_table`), as are configurations the report does not have.
+            :func:`seed_table`), as are configurations the report does not have and runs
+            not at its protocol (:func:`departures`).
         pages: folder of the run pages, relative to the page showing the table; where
             given, each configuration links to its run's page (``<pages>/<name>.ipynb``).
 
@@ -136,7 +149,8 @@ def epochs(runs: dict[str, dict]) -> str:
 def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tuple[float, float, int]]]:
     """Mean, standard deviation and count over seeds of the test metrics, per (n, beta).
 
-    Only (n, beta) pairs run with more than one seed are included.
+    Only runs at the report's protocol count (:func:`departures`), and only (n, beta) pairs run
+    with more than one seed are included.
     """
     groups: dict[tuple[int, float], list[dict]] = {}
     for metrics in filter(_like_report, runs.values()):
@@ -191,7 +205,7 @@ def metrics_table(metrics: dict) -> str:
 
 
 def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
-    """The seed-0 runs of the report's Table 1 configurations, by name, in the report's order."""
+    """The seed-0 runs of the report's Table 1 configurations at its protocol, by name, in the report's order."""
     ours = [(name, m) for name, m in runs.items()
             if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and _like_report(m)]
     order = list(ORIGINAL_TABLE1)
