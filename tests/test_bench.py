@@ -5,6 +5,8 @@ import torch
 
 from vaecore.bench import (count_flops, interleaved, matmul_gflops, matmuls_alone, profile_iwae, profile_step, run_flops,
                            step_flops)
+from vaecore.config import Config
+from vaecore.evaluate import iwae_nll
 from vaecore.peers import pythae_epoch
 from vaecore.train import make_model, make_optimizer
 
@@ -42,6 +44,15 @@ def test_run_flops_counts_every_epoch_then_the_evaluation(tiny_config):
     iwae = 2 * (encoder + config.iwae_k * decoder)
     expected = 4 * (50 * train + 20 * forward) + 20 * (forward + iwae)
     assert run_flops(config, 784, train_images=50, test_images=20) == expected
+    assert 2 * (3 * (encoder + decoder) - 784 * 16) * config.batch_size == step_flops(config, 784)  # as counted
+    model = make_model(config, 784).eval()
+    assert count_flops(lambda: iwae_nll(model, torch.rand(3, 784), config, config.iwae_k)) == 3 * iwae
+
+
+def test_run_flops_of_a_config_too_big_for_memory_allocates_nothing():
+    """A 10^6-wide model (160 GB of weights) costs its FLOPs at once: the sweep orders by them."""
+    config = Config(n=64, hidden=(10**6, 10**6))
+    assert run_flops(config, 784, 60000, 10000) > 10**18
 
 
 def test_timers_take_turns():

@@ -102,20 +102,27 @@ def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -
     """Matmul FLOPs of a whole run as vaecore makes it: every epoch's training steps and its
     validation pass over the test set, then the final ELBO and IWAE evaluation.
 
+    Computed from the layers' sizes, without building the model (a config too big for memory
+    has a cost too); ``tests/test_bench.py`` checks it against :func:`step_flops`' count.
+
     Args:
-        config: the run's configuration (epochs, batch size, model sizes, IWAE k).
+        config: the run's configuration (epochs, model sizes, IWAE k).
         x_dim: pixels per image.
         train_images, test_images: sizes of the two splits.
 
     Returns:
         The FLOPs; divided by a FLOP/s ceiling, the least time the run can take.
     """
-    model = make_model(config, x_dim).eval()
-    image = torch.rand(1, x_dim)
-    train = step_flops(config, x_dim) / config.batch_size  # per image: FLOPs are linear in the batch
-    forward = count_flops(lambda: elbo(model, image, config))
-    iwae = count_flops(lambda: iwae_nll(model, image, config, config.iwae_k))
-    return round(config.epochs * (train_images * train + test_images * forward) + test_images * (forward + iwae))
+    def macs(sizes: list[int]) -> int:  # multiply-adds per image of an MLP of these widths
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+    encoder = macs([x_dim, *config.hidden, 2 * config.n])
+    decoder = macs([config.n, *reversed(config.hidden), x_dim])
+    # per image: forward, weight gradients, and input gradients but the first layer's (the images need none)
+    train = 2 * (3 * (encoder + decoder) - x_dim * config.hidden[0])
+    forward = 2 * (encoder + decoder)
+    iwae = 2 * (encoder + config.iwae_k * decoder)  # the encoder once, the decoder k times
+    return config.epochs * (train_images * train + test_images * forward) + test_images * (forward + iwae)
 
 
 def run_cost(config: Config) -> int:
