@@ -1,29 +1,42 @@
 """The sweep: papermill once per params file on a real Dask cluster; failures, dead workers and Ctrl-C."""
 
+import errno
+import hashlib
+import http.server
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import dask
 import nbformat
 import pytest
 import yaml
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
+from vaecore import sweep as sweep_module
+from vaecore.bench import run_cost
 from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.experiment import run_dir
-from vaecore.sweep import QUIET, SweepError, connect, is_stale, share_idle_cores, sweep
+from vaecore.sweep import (QUIET, SweepError, at_protocol, complete, connect, is_stale, load, publish,
+                           share_idle_cores, sweep)
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS_SHA256 = hashlib.sha256(b"weights").hexdigest()
 
 # A stand-in for book/experiment.ipynb: same parameters, writes the run's metrics. Every execution
 # appends its kernel's pid to the run folder's `attempts`; n = 3 fails; n = 4's first execution
 # leaves a checkpoint and kills its worker, the next resumes it; n = 5 runs until stopped.
 STAND_IN = [
     ("n = 1\nseed = 0\ndevice = 'cpu'", ["parameters"]),
-    ("import json, os, signal, time\n"
+    ("import hashlib, json, os, signal, time\n"
      "from vaecore.config import Config\n"
      "from vaecore.experiment import run_dir\n"
      "assert n != 3, 'n = 3 is the configuration that fails'\n"
@@ -41,7 +54,8 @@ STAND_IN = [
      "resumed = checkpoint.read_text() if checkpoint.exists() else None\n"
      "(folder / 'metrics.json').write_text(json.dumps(\n"
      "    {'n': n, 'device': device, 'threads': os.environ['OMP_NUM_THREADS'], 'resumed': resumed,\n"
-     "     'shipped': os.environ.get('VAECORE_SHIPPED')}))\n"
+     "     'shipped': os.environ.get('VAECORE_SHIPPED'), 'data': os.environ.get('VAECORE_DATA'),\n"
+     "     'weights_sha256': hashlib.sha256(b'weights').hexdigest()}))\n"
      "(folder / 'model.pt').write_bytes(b'weights')", []),
 ]
 
@@ -121,11 +135,14 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     """On a local cluster of 2 workers, n = 3 fails by name; n = 2 still gets its page and metrics.
 
     The runs folder is given relative to a directory other than the notebook's, where kernels run;
-    the sweep's device, the workers' threads and --retrain reach every kernel.
+    the sweep's device, the workers' threads and --retrain reach every kernel. The record's
+    matmul floor counts only the configuration that finished; a record of a sweep where none
+    finished has none.
     """
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     monkeypatch.setenv("VAECORE_RUNS", "runs")
+    monkeypatch.delenv("VAECORE_DATA", raising=False)
     good = params_file(tmp_path, "good", n=2, seed=0, device="cpu")
     bad = params_file(tmp_path, "bad", n=3, seed=0, device="cpu")
     out, record = tmp_path / "experiments", tmp_path / "sweep.json"
@@ -134,7 +151,8 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     threads = max(1, (os.cpu_count() or 1) // 2)
     assert (out / "good.ipynb").exists()
     assert json.loads((out / "good.json").read_text()) == {"n": 2, "device": "cuda", "threads": str(threads),
-                                                           "resumed": None, "shipped": "off"}
+                                                           "resumed": None, "shipped": "off", "data": None,
+                                                           "weights_sha256": WEIGHTS_SHA256}
     assert (out / "good.pt").read_bytes() == b"weights"
     # the failed page is kept for reading, under a name that is never taken for a fresh page
     assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()
@@ -144,10 +162,14 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     assert list(timing["minutes"]) == ["good"] and 0 < timing["minutes"]["good"] <= timing["wall_minutes"]
     assert (timing["cluster"], timing["workers"], timing["threads_per_worker"]) == ("local", 2, threads)
     assert timing["machine"]["threads"] == threads
+    assert timing["flops"] == run_cost(Config(n=2, device="cuda"))  # good's alone: bad never ran
 
-    assert sweep([good, bad], notebook=notebook, outdir=out) == ["bad"]
+    assert sweep([good, bad], notebook=notebook, outdir=out, record=record) == ["bad"]
     output = capsys.readouterr().out
     assert "up to date: good" in output and "up to date: bad" not in output
+    assert "no configuration finished" in output
+    timing = json.loads(record.read_text())
+    assert timing["failed"] == ["bad"] and timing["minutes"] == {} and "floor_minutes" not in timing
 
 
 @pytest.mark.slow
@@ -220,7 +242,7 @@ def test_a_bad_params_file_stops_the_sweep_before_anything_starts(tmp_path, note
     code = main(["sweep", str(good), str(bad), "--notebook", str(notebook), "--outdir", str(out),
                  "--record", str(record)])
     error = capsys.readouterr().err
-    assert code == 2 and error.startswith(f"vaecore: error: {bad}: ") and culprit in error
+    assert code == 2 and error.startswith("vaecore: error: ") and str(bad) in error and culprit in error
     assert error.count("\n") == 1 and not record.exists() and not out.exists() and not attempts(2)
 
 
@@ -238,9 +260,257 @@ def test_is_stale_follows_the_params_file_and_the_notebook(tmp_path, notebook):
     params = params_file(tmp_path, "p", n=1)
     executed = tmp_path / "p.ipynb"
     assert is_stale(params, executed, notebook)
-    executed.write_text("{}")
+    page(tmp_path, "p")
     assert not is_stale(params, executed, notebook)
     for source in (params, notebook):
         os.utime(source, (executed.stat().st_mtime + 10,) * 2)
         assert is_stale(params, executed, notebook)
         os.utime(source, (executed.stat().st_mtime - 10,) * 2)
+
+
+def page(folder, name, weights=b"weights", text="{}"):
+    """A complete page: the notebook, its metrics with the weights' SHA-256, and the weights."""
+    (folder / f"{name}.ipynb").write_text(text)
+    (folder / f"{name}.json").write_text(json.dumps({"weights_sha256": hashlib.sha256(weights).hexdigest()}))
+    (folder / f"{name}.pt").write_bytes(weights)
+
+
+@pytest.mark.parametrize("damage", ["json missing", "json truncated", "weights missing", "weights changed"])
+def test_a_page_without_its_metrics_and_weights_is_not_up_to_date(tmp_path, notebook, damage):
+    """Up to date means the page, its metrics (readable) and the weights they name (by SHA-256), all three."""
+    params = params_file(tmp_path, "p", n=1)
+    page(tmp_path, "p")
+    path = {"json": tmp_path / "p.json", "weights": tmp_path / "p.pt"}[damage.split()[0]]
+    if damage.endswith("missing"):
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:-3])
+    assert is_stale(params, tmp_path / "p.ipynb", notebook)
+
+
+def test_a_full_disk_while_publishing_leaves_the_previous_page_whole(tmp_path, monkeypatch):
+    """The page, its metrics and weights are replaced as one: a disk that fills while the weights are
+    copied leaves the previous three untouched and no partial file; the next try replaces all three."""
+    out, run = tmp_path / "experiments", tmp_path / "run"
+    out.mkdir()
+    run.mkdir()
+    page(out, "p", weights=b"old weights", text="old page")
+    (run / "metrics.json").write_text(json.dumps({"weights_sha256": WEIGHTS_SHA256}))
+    (run / "model.pt").write_bytes(b"weights")
+    (out / ".p.partial.ipynb").write_text("new page")
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    copy = shutil.copyfileobj
+
+    def fills_up(source, target):
+        if source.name.endswith("model.pt"):
+            target.write(b"wei")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        copy(source, target)
+
+    monkeypatch.setattr(shutil, "copyfileobj", fills_up)
+    with pytest.raises(SweepError, match=r"could not write the page p in .*No space left on device.*previous page, "
+                                         r"metrics and weights are kept"):
+        publish(out / ".p.partial.ipynb", run, out / "p.ipynb")
+    after = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert after == {name: data for name, data in before.items() if "partial" not in name}
+    assert complete(out / "p.ipynb")  # the previous page, whole
+
+    monkeypatch.setattr(shutil, "copyfileobj", copy)
+    (out / ".p.partial.ipynb").write_text("new page")
+    publish(out / ".p.partial.ipynb", run, out / "p.ipynb")
+    assert sorted(path.name for path in out.iterdir()) == ["p.ipynb", "p.json", "p.pt"]
+    assert ((out / "p.ipynb").read_text(), (out / "p.pt").read_bytes()) == ("new page", b"weights")
+
+
+def test_partial_files_of_a_page_are_ignored_by_git():
+    """Whatever a sweep leaves half-written beside the pages is never committed by mistake."""
+    names = [f"book/experiments/.n2-beta1.partial.{suffix}" for suffix in ("ipynb", "json", "pt")]
+    names += ["book/experiments-gpu/.n2-beta1.partial.pt"]
+    ignored = subprocess.run(["git", "check-ignore", *names], cwd=REPO, capture_output=True, text=True).stdout
+    assert ignored.split() == names
+
+
+def test_the_books_folders_take_only_runs_at_the_reports_protocol(capsys):
+    """The README's `vaecore sweep params/*.yaml` leaves params/smoke.yaml (2 epochs on 2,000 images) out of
+    book/experiments, by name, and sweeps every other params file; outside the book, smoke is swept."""
+    configs = load(sorted((REPO / "params").glob("*.yaml")), device=None)
+    kept = at_protocol(configs, REPO / "book" / "experiments")
+    assert set(configs) - set(kept) == {"smoke"} and len(kept) == len(configs) - 1
+    output = capsys.readouterr().out
+    assert output.startswith("left out: smoke, not at the report's protocol (epochs 2, train_size 2000, "
+                             "test_size 500, iwae_k 50)") and output.count("\n") == 1
+    assert at_protocol(configs, Path("/tmp/smoke-pages")) == configs
+
+
+def test_a_sweep_of_the_smoke_config_alone_into_the_book_is_refused(tmp_path, notebook, runs, capsys):
+    """Nothing is left to sweep: one sentence naming the file and what to do; no page, no record."""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "_toc.yml").write_text("root: intro\n")
+    smoke = params_file(tmp_path, "smoke", n=2, epochs=2, train_size=2000)
+    out = tmp_path / "book" / "experiments"
+    code = main(["sweep", str(smoke), "--notebook", str(notebook), "--outdir", str(out)])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
+    assert f"{smoke} is not at the report's protocol" in error and "outside" in error and not out.exists()
+
+
+@pytest.fixture
+def good(tmp_path):
+    return params_file(tmp_path, "good", n=2)
+
+
+def front_door(tmp_path, notebook, good):
+    """Each refused argument of `vaecore sweep`, and the culprit its sentence names."""
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "binary.yaml").write_bytes(bytes(range(256)) * 4)
+    base = [str(good), "--notebook", str(notebook), "--outdir", str(tmp_path / "out")]
+    return {
+        "mistyped params": ([str(tmp_path / "god.yaml"), *base], f"{tmp_path / 'god.yaml'} (No such file"),
+        "params folder": ([str(tmp_path), *base], f"{tmp_path} (Is a directory)"),
+        "binary params": ([str(tmp_path / "binary.yaml"), *base], "binary.yaml is not valid YAML"),
+        "/dev/zero": (["/dev/zero", *base], "/dev/zero is larger than 64 KiB"),
+        "outdir a file": ([*base, "--outdir", str(tmp_path / "a-file")], f"{tmp_path / 'a-file'} is a file"),
+        "missing notebook": ([*base, "--notebook", str(tmp_path / "nb.ipynb")], f"{tmp_path / 'nb.ipynb'} is not a file"),
+        "record in a missing folder": ([*base, "--record", str(tmp_path / "no" / "sweep.json")],
+                                       f"in a folder that does not exist, {tmp_path / 'no'}"),
+        "record a folder": ([*base, "--record", str(tmp_path)], f"{tmp_path} is a folder"),
+        "workers 0": ([*base, "--workers", "0"], "1 worker or more"),
+        "scheduler without port": ([*base, "--scheduler", "127.0.0.1"], "127.0.0.1 has no port"),
+    }
+
+
+@pytest.mark.parametrize("case", ["mistyped params", "params folder", "binary params", "/dev/zero", "outdir a file",
+                                  "missing notebook", "record in a missing folder", "record a folder", "workers 0",
+                                  "scheduler without port"])
+def test_the_sweep_refuses_bad_arguments_before_anything_starts(tmp_path, notebook, runs, good, capsys, case):
+    """One sentence naming the culprit, exit 2, at once: no traceback, no page, no record, no cluster."""
+    argv, culprit = front_door(tmp_path, notebook, good)[case]
+    start = time.monotonic()
+    code = main(["sweep", *argv])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.startswith("vaecore: error: ") and culprit in captured.err, captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.out + captured.err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.rglob("sweep.json")) and not attempts(2)
+    assert time.monotonic() - start < 10
+
+
+def test_a_record_on_a_full_disk_is_refused_before_the_sweep(tmp_path, notebook, runs, good, capsys, monkeypatch):
+    """The record's folder must take a record's bytes before anything runs."""
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    code = main(["sweep", str(good), "--notebook", str(notebook), "--outdir", str(tmp_path / "out"),
+                 "--record", str(tmp_path / "sweep.json")])
+    error = capsys.readouterr().err
+    assert code == 2 and f"cannot write the record {tmp_path / 'sweep.json'} (No space left on device)" in error
+    assert not (tmp_path / "out").exists() and not (tmp_path / "sweep.json").exists()
+
+
+def in_thread(function, seconds):
+    """``function()``'s result, or a failure if it has not returned within ``seconds``."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(function()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting after {seconds} s"
+    return result[0]
+
+
+def test_an_http_port_given_as_the_scheduler_is_refused_in_bounded_time(tmp_path, notebook, runs, good, capsys,
+                                                                          monkeypatch):
+    """The dashboard's port answers HTTP, not Dask's handshake: refused within the bound, by address."""
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):  # its lines on stderr are not the sweep's
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(sweep_module, "ANSWER_SECONDS", 2)
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    try:
+        code = in_thread(lambda: main(["sweep", str(good), "--notebook", str(notebook), "--outdir",
+                                       str(tmp_path / "out"), "--scheduler", address]), 30)
+    finally:
+        server.shutdown()
+    error = capsys.readouterr().err
+    assert code == 2 and f"{address} did not answer as a Dask scheduler within 2 s" in error
+    assert error.count("\n") == 1 and "Traceback" not in error and not attempts(2)
+
+
+def test_a_scheduler_without_workers_is_refused_after_the_wait(tmp_path, notebook, runs, good, capsys):
+    """No worker joins within --wait: one sentence saying how to start them, not a silent hang."""
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        code = in_thread(lambda: main(["sweep", str(good), "--notebook", str(notebook), "--outdir",
+                                       str(tmp_path / "out"), "--scheduler", address, "--wait", "1"]), 60)
+    error = capsys.readouterr().err
+    assert code == 2 and f"the Dask scheduler at {address} has no worker after 1 s" in error
+    assert "--resources notebook=1" in error and "Traceback" not in error and not attempts(2)
+
+
+@pytest.mark.slow
+def test_a_task_leaves_its_workers_environment_as_it_found_it(tmp_path, notebook, runs, monkeypatch):
+    """A --retrain sweep on a long-lived worker sets VAECORE_SHIPPED=off and the folders for its kernels
+    only: the worker's environment is the same after it, and the next sweep evaluates shipped weights."""
+    monkeypatch.delenv("VAECORE_DATA", raising=False)
+    one = params_file(tmp_path, "one", n=2)
+    keys = ("VAECORE_SHIPPED", "VAECORE_RUNS", "VAECORE_DATA", "OMP_NUM_THREADS", "VAECORE_PROGRESS")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, resources={"notebook": 1},
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.run(lambda: os.environ.update({"VAECORE_DATA": "/the/workers/data"}))
+        before = client.run(lambda: {key: os.environ.get(key) for key in keys})
+        out = tmp_path / "out"
+        assert sweep([one], notebook=notebook, outdir=out, scheduler=cluster.scheduler_address, retrain=True) == []
+        first = json.loads((out / "one.json").read_text())
+        assert client.run(lambda: {key: os.environ.get(key) for key in keys}) == before
+        assert sweep([one], notebook=notebook, outdir=out, scheduler=cluster.scheduler_address, force=True) == []
+        second = json.loads((out / "one.json").read_text())
+    assert (first["shipped"], first["data"]) == ("off", None)  # the sweep's own, not the worker's
+    assert second["shipped"] == "on"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_mid_sweep_is_named_with_the_pages_complete(tmp_path, notebook, runs):
+    """Killing the scheduler while a page executes ends the sweep in one sentence (exit 2): the
+    scheduler was lost, the up-to-date page is complete, the running one is not."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    background = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    scheduler = subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                  "--dashboard-address", ":0"], **background)
+    worker = subprocess.Popen(["dask", "worker", address, "--nthreads", "1", "--resources", "notebook=1"],
+                              **background)
+    out = tmp_path / "out"
+    out.mkdir()
+    slow, done = params_file(tmp_path, "slow", n=5), params_file(tmp_path, "done", n=2)
+    page(out, "done")
+    command = [sys.executable, "-m", "vaecore.cli", "sweep", str(slow), str(done), "--notebook", str(notebook),
+               "--outdir", str(out), "--scheduler", address]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not attempts(5):
+            assert first.poll() is None and time.monotonic() < deadline, "the slow configuration never started"
+            time.sleep(0.5)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        stdout, stderr = first.communicate(timeout=120)
+    finally:
+        first.kill()
+        for process in (worker, scheduler):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        for pid in attempts(5):  # the kernel, which may outlive its worker
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert first.returncode == 2, stderr
+    assert f"vaecore: error: lost the Dask scheduler at {address} mid-sweep: done complete, slow not" in stderr
+    assert "Traceback" not in stdout + stderr and "NoneType" not in stdout
+    assert not (out / "slow.ipynb").exists()

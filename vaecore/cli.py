@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Execute the experiment notebook once per params file into OUTDIR/<name>.ipynb, "
                     "with that run's metrics in OUTDIR/<name>.json, as one task each on a Dask cluster: "
                     "a local one of --workers processes, or the one of --scheduler. Skips configurations "
-                    "whose executed notebook is newer than its params file, the notebook and the package.")
+                    "whose executed notebook, metrics and weights are complete and newer than its params file, "
+                    "the notebook and the package. Into the book's folders only configurations at the report's "
+                    "protocol are swept (300 epochs on all the images, as Table 1); others are named and left out.")
     sweep.add_argument("params", type=Path, nargs="+", help="params/*.yaml files")
     sweep.add_argument("--notebook", type=Path, default=Path("book/experiment.ipynb"))
     sweep.add_argument("--outdir", type=Path, default=Path("book/experiments"))
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="address of a running Dask scheduler, tcp://HOST:PORT, whose workers run the "
                             "configurations instead (default: $VAECORE_SCHEDULER); start them with "
                             "--resources notebook=1")
+    sweep.add_argument("--wait", type=float, default=60,
+                       help="seconds to wait for the first worker of --scheduler (default 60)")
     sweep.add_argument("--force", action="store_true", help="rerun up-to-date configurations too")
     sweep.add_argument("--retrain", action="store_true",
                        help="train configurations that have no checkpoint even where the book ships their "
@@ -137,9 +141,9 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.workers is not None:
         print(f"vaecore: note: --workers is ignored: the workers of {args.scheduler} run the sweep", file=sys.stderr)
     try:
-        failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir, workers=args.workers or 1,
-                       force=args.force, record=args.record, device=args.device, scheduler=args.scheduler,
-                       retrain=args.retrain)
+        failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir,
+                       workers=1 if args.workers is None else args.workers, force=args.force, record=args.record,
+                       device=args.device, scheduler=args.scheduler, retrain=args.retrain, wait=args.wait)
     except Interrupted as stop:
         where = "" if stop.local else " (those already running on the cluster's workers finish there)"
         print(f"vaecore: interrupted: {', '.join(stop.unfinished)} did not finish{where}; "
