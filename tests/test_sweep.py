@@ -352,6 +352,9 @@ def test_a_sweep_of_the_smoke_config_alone_into_the_book_is_refused(tmp_path, no
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
     assert f"{smoke} is not at the report's protocol" in error and "outside" in error and not out.exists()
+    short = params_file(tmp_path, "short", n=64, epochs=20)
+    assert main(["sweep", str(smoke), str(short), "--notebook", str(notebook), "--outdir", str(out)]) == 2
+    assert "none of the 2 params files is at the report's protocol" in capsys.readouterr().err
 
 
 @pytest.fixture

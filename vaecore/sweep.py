@@ -126,8 +126,9 @@ def at_protocol(configs: dict[str, tuple[Path, Config, dict]], outdir: Path) -> 
               f"as the book's pages in {outdir} are: sweep it into a folder outside {book}")
     if off and len(off) == len(configs):
         path, _, _ = next(iter(configs.values()))
-        raise SweepError(f"{path if len(off) == 1 else 'none of the params files'} is not at the report's "
-                         f"protocol, as the book's pages in {outdir} are: sweep it into a folder outside {book}")
+        which = f"{path} is not" if len(off) == 1 else f"none of the {len(off)} params files is"
+        raise SweepError(f"{which} at the report's protocol, as the book's pages in {outdir} are: "
+                         f"sweep {'it' if len(off) == 1 else 'them'} into a folder outside {book}")
     return {name: values for name, values in configs.items() if name not in off}
 
 
