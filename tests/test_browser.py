@@ -264,6 +264,7 @@ def test_explorer_parts_stack_in_a_390_pixel_window(browser, book_wide_errors):
     if os.environ.get("VAECORE_SCREENSHOTS"):
         page.locator("#vx-n1").scroll_into_view_if_needed()
         page.wait_for_selector("#vx-n1-digit[data-z]")
+        page.evaluate("() => window.scrollTo(0, 0)")  # else the theme's sticky header lands mid-page
         page.screenshot(path=Path(os.environ["VAECORE_SCREENSHOTS"]) / "explore-390.png", full_page=True)
     assert_offline_and_clean(state, book_wide_errors)
     page.context.close()

@@ -33,9 +33,9 @@ def exports_dir() -> Path:
     return weights.shipped_dir().parent / "_explorer" / "explorer" / "models"
 
 
-def families(runs: dict[str, dict] | None = None) -> dict[int, list[tuple[float, str]]]:
+def families() -> dict[int, list[tuple[float, str]]]:
     """The models the page shows, by latent size: (beta, name) of the report's protocol at seed 0."""
-    runs = weights.shipped() if runs is None else runs
+    runs = weights.shipped()
     return {n: [(beta, name) for beta, name, _ in study.grid(runs, n)] for n in (2, 64, 1)}
 
 
