@@ -173,3 +173,12 @@ def test_the_model_diagram_names_the_parts_and_both_loss_terms():
     for part in ("encoder", "decoder", "distortion", "rate", "\\mathbf{z}", "D + \\beta R"):
         assert part in texts
 
+
+
+def test_the_model_diagram_is_written_for_html_and_pdf_the_same_each_time(tmp_path, repo_root):
+    """SVG for the HTML, PDF for LaTeX, byte for byte the same when drawn again; the method shows them."""
+    first = [path.read_bytes() for path in plots.save_model_diagram(tmp_path)]
+    assert first[0].lstrip().startswith(b"<?xml") and first[1].startswith(b"%PDF")
+    assert [path.read_bytes() for path in plots.save_model_diagram(tmp_path)] == first
+    assert "figures/model.*" in (repo_root / "book" / "method.md").read_text()
+    assert all((repo_root / "book" / "figures" / f"model.{kind}").exists() for kind in ("svg", "pdf"))

@@ -4,6 +4,7 @@ width in :mod:`vaecore.style`, and writes nothing."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -362,7 +363,7 @@ def all_figures(model: VAE, history: dict[str, list], test_set: Split) -> dict[s
 @styled
 def model_diagram() -> Figure:
     """The VAE as a diagram: encoder, the sampled code z, decoder and the two terms of the loss,
-    the distortion D and the rate R (book/figures/model.svg and .pdf are this figure)."""
+    the distortion D and the rate R (the method's figure; :func:`save_model_diagram` writes it)."""
     fig = plt.figure(figsize=(WIDTH, 2.9), layout="none")
     ax = fig.add_axes((0, 0, 1, 1), xlim=(0, WIDTH), ylim=(0, 2.9))
     ax.set_axis_off()
@@ -410,3 +411,16 @@ def model_diagram() -> Figure:
     ax.text(3.5, 0.18, "loss per image:  $D + \\beta R$  (the negative ELBO at $\\beta = 1$)", ha="center",
             va="center", fontsize=9.5)
     return fig
+
+
+def save_model_diagram(folder: Path) -> list[Path]:
+    """Write :func:`model_diagram` as ``folder``/model.svg (for the HTML) and model.pdf (for the
+    PDF), without a date, so that drawing an unchanged diagram again changes no file."""
+    figure = model_diagram()
+    paths = [folder / "model.svg", folder / "model.pdf"]
+    with plt.rc_context({"svg.hashsalt": "model", "svg.fonttype": "path"}):
+        for path in paths:
+            figure.savefig(path, metadata={"Date": None, "CreationDate": None} if path.suffix == ".pdf"
+                           else {"Date": None})
+    plt.close(figure)
+    return paths

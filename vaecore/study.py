@@ -64,7 +64,7 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
     Args:
         runs: the runs' metrics, as :func:`vaecore.report.load_runs` gives them.
         models: n = 64 models by β; with ``images``, a box beside each of the ``thumbnails``
-            points shows the model's reconstructions of the first four ``images`` (top) and four
+            points shows the model's reconstructions of the first three ``images`` (top) and three
             samples from the prior, decoded (bottom; the same draws for every β).
         images: test images (B, M).
         thumbnails: the β values that get a box; by default those of the report's Table 1.
@@ -72,7 +72,7 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
     Returns:
         The figure.
     """
-    fig, ax = plt.subplots(figsize=(WIDTH, 5.4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 5.1))
     points = []
     for n in (64, 2):
         rows = grid(runs, n)
@@ -117,12 +117,12 @@ def _thumbnails(ax: plt.Axes, runs: dict[str, dict], models: dict[float, VAE], i
     left to the right of the axes, largest β first, each joined to its n = 64 point."""
     where = {beta: (m["test_kl"], m["test_recon"]) for beta, _, m in grid(runs, 64)}
     shown = sorted((beta for beta in betas if beta in models and beta in where), reverse=True)
-    x = images[:4]
+    x = images[:3]
     z = plots.sample_codes(64, len(x))
-    width = 0.17  # of the axes
+    width, first, last = 0.16, (0.14, 0.72), (0.82, 0.14)  # of the axes: boxes' size, first and last corner
     for i, beta in enumerate(shown):
         t = i / max(len(shown) - 1, 1)
-        left, bottom = 0.16 + t * 0.64, 0.72 - t * 0.56
+        left, bottom = first[0] + t * (last[0] - first[0]), first[1] + t * (last[1] - first[1])
         inset = ax.inset_axes((left, bottom, width, width))
         model = models[beta]
         inset.imshow(plots.tiles(torch.cat([plots.reconstruct(model, x), plots.decode_mean(model, z)]), len(x)),
@@ -136,8 +136,8 @@ def _thumbnails(ax: plt.Axes, runs: dict[str, dict], models: dict[float, VAE], i
         ax.annotate("", xy=where[beta], xytext=(left, bottom), textcoords="axes fraction",
                     arrowprops=dict(arrowstyle="-", color=STYLE[64]["color"], lw=0.7, shrinkA=0, shrinkB=3))
     if shown:
-        ax.text(0.16 + width + 0.01, 0.72 + width, "in each box: reconstructions of four test images (top),\n"
-                "four samples from the prior, decoded (bottom)", transform=ax.transAxes, fontsize=8,
+        ax.text(first[0] + width + 0.01, first[1] + width, "in each box: reconstructions of three test images (top),\n"
+                "three samples from the prior, decoded (bottom)", transform=ax.transAxes, fontsize=8,
                 va="top", color="0.3")
 
 
