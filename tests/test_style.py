@@ -81,10 +81,10 @@ def test_a_figure_drawn_twice_as_wide_as_shown_is_caught():
 
 
 def test_a_narrow_figure_is_shown_at_its_pixel_size_not_stretched():
-    """A figure narrower than the column keeps its size: 8 pt at 150 dpi is 16.7 px, and 8 pt in the PDF."""
+    """A figure narrower than the column is shown at its pixel size, 8 pt at 120 dpi 13.3 px, and 8 pt in the PDF."""
     with plt.rc_context(style.RC):
         figure, ax = plt.subplots(figsize=(3, 2))
         ax.plot([0, 1], [0, 1])
     html_px, pdf_pt = style.smallest_text(figure)
-    assert html_px == pytest.approx(8 * 150 / 72) and pdf_pt == pytest.approx(8)
+    assert figure.dpi == 120 and html_px == pytest.approx(8 * 120 / 72) and pdf_pt == pytest.approx(8)
     plt.close(figure)
