@@ -67,6 +67,22 @@ def test_equations_are_typeset_without_internet(browser, name):
     page.context.close()
 
 
+@pytest.mark.parametrize("name", ["method.html", "results.html", "beta.html", "intro.html"])
+def test_display_equations_fit_a_1280_pixel_window(browser, name):
+    """Every display equation reads without scrolling in a 1280 px window: neither its block nor
+    the box MathJax typesets it in is wider than what it shows."""
+    page = open_page(browser, name)
+    typeset(page)
+    blocks = page.locator("div.math")
+    assert page.locator("div.math mjx-container").count() == blocks.count()  # all typeset
+    cut = blocks.evaluate_all("""blocks => blocks.flatMap(block =>
+        [block, ...block.querySelectorAll('mjx-container')]
+            .filter(box => box.scrollWidth > box.clientWidth)
+            .map(box => `${block.id || 'unlabelled'}: ${box.scrollWidth} px in ${box.clientWidth}`))""")
+    assert not cut, f"display equations cut off in {name}: {cut}"
+    page.context.close()
+
+
 def test_table1_fits_a_1280_pixel_window(browser):
     """Table 1 needs no horizontal scroll bar in a 1280 px window."""
     page = open_page(browser, "results.html")
