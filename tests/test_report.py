@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from vaecore.bench import run_flops
+from vaecore.cost import run_flops
 from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
                             epochs, floor, largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
                             seed_spread, seed_table, signed, sweeps_table, table1, verdicts)

@@ -7,8 +7,8 @@ import json
 import statistics
 from pathlib import Path
 
-from vaecore.bench import IWAE_PROFILE, PROFILE, run_cost, run_flops
 from vaecore.config import Config
+from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost, run_flops
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
