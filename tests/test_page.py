@@ -57,3 +57,8 @@ def test_reproduce_box_names_the_weights_a_rerun_evaluates(params):
 def test_weights_note_names_the_gpu_runs_folder(params):
     note = page.weights_note(params("n2-beta1"), {"shipped_weights": "n2-beta1-gpu"})
     assert note.endswith("book/experiments-gpu/n2-beta1.pt.")
+
+
+def test_versions_in_words():
+    assert page.versions(["8c373ca9f1e2"]) == "version 8c373ca"
+    assert page.versions(["8c373ca9f1e2", "72de02a00000+dirty", "abcdef0"]) == "versions 8c373ca, 72de02a+dirty and abcdef0"

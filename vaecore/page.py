@@ -87,3 +87,9 @@ def weights_note(config: Config, metrics: dict) -> str:
     # plain text: the page glues this sentence as text, where markdown would show its backticks
     where = f"shipped beside this page as {path.stem}.pt" if path else "model.pt in the run's folder"
     return f"The trained weights are {where} (SHA-256 {metrics['weights_sha256'][:16]}…)."
+
+
+def versions(commits: list[str]) -> str:
+    """The code versions that trained a run, in words: ``"version 8c373ca"``, ``"versions 8c373ca and 72de02a"``."""
+    short = [c[:7] + ("+dirty" if c.endswith("+dirty") else "") for c in commits]
+    return ("version " if len(short) == 1 else "versions ") + ", ".join(short[:-1]) + (" and " if len(short) > 1 else "") + short[-1]
