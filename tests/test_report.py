@@ -6,9 +6,8 @@ import statistics
 import pytest
 
 from vaecore.config import Config
-from vaecore.cost import run_flops
 from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference, verdict,
-                            epochs, floor, largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
+                            epochs, largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
                             seed_spread, seed_table, signed, sweeps_table, table1, verdicts)
 
 
@@ -249,16 +248,6 @@ def test_sweeps_table_one_row_per_record(tmp_path):
     old, new = rows(sweeps_table({"CPU": path, "GPU": tmp_path / "none.json", "CPU again": floored}))
     assert cells(old) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52.4", "\u2013", "\u2013", "abc"]
     assert cells(new)[4:7] == ["52.4", "20.0", "2.62"]
-
-
-def test_floor_is_the_runs_flops_at_the_ceiling(tiny_config):
-    """FLOPs of the seed-0 Table 1 runs (here one), over the given GFLOP/s."""
-    config = tiny_config(n=1, hidden=(16, 8), epochs=2, iwae_k=5)
-    run = {**metrics(1, 1.0, 0, 160.0), "config": config.to_dict(), "train_images": 50, "test_images": 20}
-    flops = run_flops(config, 784, 50, 20)
-    result = floor({"n1": run, "n1-seed1": {**run, "config": {**run["config"], "seed": 1}}}, 784, gflops=2.0)
-    assert result["tflops"] == pytest.approx(flops / 1e12)
-    assert result["minutes"] == pytest.approx(flops / 2e9 / 60)
 
 
 def test_bench_table_puts_records_side_by_side(tmp_path):

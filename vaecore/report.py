@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from vaecore.config import Config
-from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost, run_flops
+from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
@@ -291,22 +291,6 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
             "sweep_minutes": makespan(jobs, workers),
             "machine": "; ".join(f"{cpu}, {cores} cores, {counted(threads, 'thread')} per run"
                                  for cpu, cores, threads in sorted(machines))}
-
-
-def floor(runs: dict[str, dict], x_dim: int, gflops: float) -> dict[str, float]:
-    """The least time the Table 1 runs can take: their matrix products at ``gflops``.
-
-    Args:
-        runs: metrics by run name (the Table 1 runs are taken).
-        x_dim: pixels per image.
-        gflops: the machine's matmul ceiling, GFLOP/s (``vaecore bench``'s ``matmul_gflops``).
-
-    Returns:
-        ``tflops`` of the runs' matmuls (training, validation, evaluation) and ``minutes``.
-    """
-    flops = sum(run_flops(Config.from_dict(m["config"]), x_dim, m["train_images"], m["test_images"])
-                for m in table1_runs(runs).values())
-    return {"tflops": flops / 1e12, "minutes": flops / (gflops * 1e9) / 60}
 
 
 def sweeps_table(records: dict[str, str | Path]) -> str:
