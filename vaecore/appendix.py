@@ -56,15 +56,16 @@ def page_path(name: str) -> str:
 
 
 def runs_table(runs: dict[str, dict]) -> str:
-    """A family's runs as a markdown table: the run (linked to its page), n, β, seed, the test
-    numbers D, R, D + βR and IWAE NLL, and the first 12 hex digits of the weights' SHA-256."""
+    """A family's runs as a markdown table: the run (its page's name, linked to it), n, β, seed, the
+    test numbers D, R, D + βR and IWAE NLL, and the first 8 hex digits of the weights' SHA-256."""
     lines = [_row(["run", "n", "β", "seed", "D", "R", "D + βR", "IWAE NLL", "SHA-256"]),
              _row(["---", *["---:"] * 7, "---"])]
     for name, m in runs.items():
         config = m["config"]
-        lines.append(_row([f"[{page_path(name)}]({page_path(name)}.ipynb)", config["n"], f"{config['beta']:g}",
+        path = page_path(name)
+        lines.append(_row([f"[{path.split('/')[-1]}]({path}.ipynb)", config["n"], f"{config['beta']:g}",
                            config["seed"], f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
-                           f"{m['test_total']:.2f}", f"{m['test_iwae_nll']:.2f}", f"`{m['weights_sha256'][:12]}`"]))
+                           f"{m['test_total']:.2f}", f"{m['test_iwae_nll']:.2f}", f"`{m['weights_sha256'][:8]}`"]))
     return "\n".join(lines)
 
 
