@@ -183,8 +183,8 @@ def usage(runs: dict[str, dict]) -> Figure:
 
 
 def table(runs: dict[str, dict]) -> str:
-    """Every run of the study as a markdown table: beta, n, D, R, R + D, IWAE NLL, active units."""
-    lines = ["| n | β | D (BCE) | R (KL) | R + D | IWAE NLL | active units | run |",
+    """Every run of the study as a markdown table: beta, n, D, R, D + R, IWAE NLL, active units."""
+    lines = ["| n | β | D (BCE) | R (KL) | D + R | IWAE NLL | active units | run |",
              "|---:|---:|---:|---:|---:|---:|---:|:---|"]
     for n in (64, 2):
         for beta, name, m in grid(runs, n):

@@ -19,8 +19,8 @@ import yaml
 from distributed import Client, LocalCluster, as_completed, get_worker
 
 import vaecore
-from vaecore.bench import matmul_gflops, run_cost
 from vaecore.config import Config, ConfigError
+from vaecore.cost import matmul_gflops, run_cost
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
 from vaecore.folder import write_atomically
