@@ -1,11 +1,14 @@
 """The benchmark's FLOP count, which its GFLOP/s figure rests on."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from vaecore.bench import (count_flops, interleaved, matmul_gflops, matmuls_alone, profile_iwae, profile_step, run_flops,
-                           step_flops)
+from vaecore.bench import interleaved, matmuls_alone, profile_iwae, profile_step
 from vaecore.config import Config
+from vaecore.cost import count_flops, matmul_gflops, run_flops, step_flops
 from vaecore.evaluate import iwae_nll
 from vaecore.peers import pythae_epoch
 from vaecore.train import make_model, make_optimizer
@@ -91,3 +94,9 @@ def test_pythae_trains_the_same_layers(tiny_config):
     epoch = pythae_epoch(layers, config, torch.rand(40, 784))
     assert epoch() > 0
     assert all(not torch.equal(a, b) for a, b in zip(before, layers.parameters()))
+
+
+def test_nothing_above_the_runs_needs_the_timing_tool():
+    """The book's tables and the sweep take a configuration's cost from vaecore.cost, not vaecore.bench."""
+    code = "import sys, vaecore.report, vaecore.sweep, vaecore.study; print('vaecore.bench' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

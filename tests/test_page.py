@@ -44,3 +44,21 @@ def test_weights_note_says_when_no_training_ran(params):
     config = params("n2-beta1")
     assert "n2-beta1.pt" in page.weights_note(config, {"weights_sha256": "ab" * 32, "shipped_weights": None})
     assert "No training ran" in page.weights_note(config, {"shipped_weights": "n2-beta1"})
+
+
+def test_reproduce_box_names_the_weights_a_rerun_evaluates(params):
+    """A GPU page promises the GPU run's own weights, a CPU page the CPU run's, a new config training."""
+    gpu = dataclasses.replace(params("n2-beta1"), device="cuda")
+    assert "`book/experiments-gpu/n2-beta1.pt`" in page.reproduce(gpu)
+    assert "`book/experiments/n2-beta1.pt`" in page.reproduce(params("n2-beta1"))
+    assert "trains from scratch" in page.reproduce(params("smoke"))
+
+
+def test_weights_note_names_the_gpu_runs_folder(params):
+    note = page.weights_note(params("n2-beta1"), {"shipped_weights": "n2-beta1-gpu"})
+    assert note.endswith("book/experiments-gpu/n2-beta1.pt.")
+
+
+def test_versions_in_words():
+    assert page.versions(["8c373ca9f1e2"]) == "version 8c373ca"
+    assert page.versions(["8c373ca9f1e2", "72de02a00000+dirty", "abcdef0"]) == "versions 8c373ca, 72de02a+dirty and abcdef0"

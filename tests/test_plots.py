@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from vaecore import plots
 from vaecore.data import Split
@@ -73,19 +74,30 @@ def test_latent_traversal_needs_n_at_most_2():
 
 
 def test_loss_curves():
-    """Three panels (total, recon, KL), each with a train and a validation line per epoch."""
+    """Three panels (D + βR, D, R) stacked on one epoch axis, each with a train and a validation line."""
     figure = plots.loss_curves(HISTORY)
     assert len(figure.axes) == 3
     assert all(len(ax.get_lines()) == 2 for ax in figure.axes)
     assert list(figure.axes[2].get_lines()[1].get_ydata()) == HISTORY["test_kl"]
+    figure.canvas.draw()
+    assert len({ax.get_position().x0 for ax in figure.axes}) == 1  # one above the other
+    assert len({ax.get_xlim() for ax in figure.axes}) == 1  # one epoch axis
     check(figure)
 
 
-def test_loss_curves_stacked_in_one_column():
-    """columns=1: the same three panels one above the other, in a narrower figure."""
-    figure = plots.loss_curves(HISTORY, columns=1)
-    assert len(figure.axes) == 3 and len({ax.get_position().x0 for ax in figure.axes}) == 1
-    assert figure.get_figwidth() < plots.loss_curves(HISTORY).get_figwidth()
+def test_the_first_epoch_does_not_set_the_loss_range():
+    """A first epoch far above the rest runs off the top of the panel, which spans the later epochs."""
+    epochs = 40
+    history = {"epoch": list(range(1, epochs + 1))}
+    for split in ("train", "test"):
+        history |= {f"{split}_recon": [500.0] + [100 - e / 10 for e in range(1, epochs)],
+                    f"{split}_kl": [1.0] + [20 + e / 10 for e in range(1, epochs)]}
+        history[f"{split}_total"] = [d + r for d, r in zip(history[f"{split}_recon"], history[f"{split}_kl"])]
+    figure = plots.loss_curves(history)
+    low, high = figure.axes[1].get_ylim()  # distortion: 99.8 down to 96.1 after the settled epochs
+    assert 95 < low < 96.1 and 99.8 < high < 101
+    assert figure.axes[2].get_ylim()[0] > 19  # the rate's first epoch, far below, is left out too
+    assert plots.settled(300) == 15 and plots.settled(2) == 1 and plots.settled(1) == 0
     check(figure)
 
 
@@ -139,6 +151,34 @@ def test_figures_across_beta_show_one_row_or_panel_per_model(mnist):
     models = {beta: model(2) for beta in (0.1, 1.0, 10.0)}
     by_beta = plots.by_beta(models, mnist[1].x)
     assert by_beta.axes[0].get_gridspec().nrows == 4  # the test images, then one row per beta
-    assert len(plots.latent_maps(models, mnist[1], max_points=100).axes) == 3
+    maps = plots.latent_maps(models, mnist[1], max_points=100)
+    assert [ax.get_title() for ax in maps.axes if ax.axison] == ["β = 0.1", "β = 1", "β = 10"]
+    assert maps.axes[3].get_legend() is not None  # the fourth cell holds the legend
     assert len(plots.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
     check(by_beta)
+
+
+def test_the_n1_traversal_is_cut_into_rows_along_z():
+    """21 codes in rows of 7, each row on its own z axis, ticks at its codes, left to right."""
+    figure = plots.latent_traversal(model(1), steps=21, per_row=7)
+    assert len(figure.axes) == 3
+    ticks = [list(ax.get_xticks()) for ax in figure.axes]
+    assert ticks[0][0] == -5 and ticks[-1][-1] == 5 and all(len(row) == 7 for row in ticks)
+    assert ticks[0][-1] < ticks[1][0] < ticks[2][0]
+    check(figure)
+
+
+def test_the_model_diagram_names_the_parts_and_both_loss_terms():
+    texts = " ".join(text.get_text() for text in plots.model_diagram().findobj(Text))
+    for part in ("encoder", "decoder", "distortion", "rate", "\\mathbf{z}", "D + \\beta R"):
+        assert part in texts
+
+
+
+def test_the_model_diagram_is_written_for_html_and_pdf_the_same_each_time(tmp_path, repo_root):
+    """SVG for the HTML, PDF for LaTeX, byte for byte the same when drawn again; the method shows them."""
+    first = [path.read_bytes() for path in plots.save_model_diagram(tmp_path)]
+    assert first[0].lstrip().startswith(b"<?xml") and first[1].startswith(b"%PDF")
+    assert [path.read_bytes() for path in plots.save_model_diagram(tmp_path)] == first
+    assert "figures/model.*" in (repo_root / "book" / "method.md").read_text()
+    assert all((repo_root / "book" / "figures" / f"model.{kind}").exists() for kind in ("svg", "pdf"))

@@ -5,11 +5,10 @@ import statistics
 
 import pytest
 
-from vaecore.bench import run_flops
 from vaecore.config import Config
-from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, departures, difference,
-                            epochs, floor, largest_difference, load_runs, makespan, metrics_table, outcome, percent, seed_counts,
-                            seed_spread, seed_table, signed, sweeps_table, table1, verdicts)
+from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
+                            epochs, largest_difference, load_runs, makespan, metrics_table, outcome, percent,
+                            seed_counts, seed_spread, seed_table, signed, sweeps_table, table1, verdict, verdicts)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -33,7 +32,7 @@ def label(n, beta):
 
 
 def test_table1_rows_have_ours_above_the_reports_and_the_difference():
-    """Two rows a configuration: ours (R, K, R + βK, the difference, R + K, IWAE NLL), then the report's."""
+    """Two rows a configuration: ours (D, R, D + βR, the difference, D + R, IWAE NLL), then the report's."""
     runs = {"n1": metrics(1, 1, 0, total=150.0, recon=146.5, kl=3.5, iwae=148.25, epochs=300)}
     ours, report = rows(table1(runs))
     assert cells(ours) == [label(1, 1), "146.50", "3.50", "150.00", f"{MINUS}11.04{NBSP}({MINUS}6.9%)",
@@ -42,7 +41,7 @@ def test_table1_rows_have_ours_above_the_reports_and_the_difference():
 
 
 def test_table1_gives_the_beta_1_bound_for_every_row():
-    """R + K, the negative ELBO, whatever β the run was trained with (here R + 10 K = 170), the report's too."""
+    """D + R, the negative ELBO, whatever β the run was trained with (here D + 10 R = 170), the report's too."""
     ours, report = rows(table1({"a": metrics(64, 10.0, 0, 170.0, recon=120.0, kl=5.0)}))
     assert cells(ours)[5] == "125.00"
     assert cells(report)[5] == f"{143.37 + 3.69:.2f}"
@@ -74,12 +73,10 @@ def test_only_runs_at_the_reports_protocol_count():
     smoke = Config(n=2, epochs=2, train_size=2000, test_size=500, iwae_k=50)
     runs["smoke"] = metrics(2, 1, 0, 524.6) | {"config": smoke.to_dict()}
     for key, value in [("lr", 1e-3), ("batch_size", 128), ("hidden", [512]), ("epochs", 20), ("test_size", 500)]:
-        runs[f"n2-seed3-{key}"] = metrics(2, 1, 3, 300.0) | {"config": {"n": 2, "seed": 3, key: value}}
+        runs[f"n2-seed3-{key}"] = metrics(2, 1, 3, 300.0) | {"config": {"n": 2, "beta": 1, "seed": 3, key: value}}
     assert [cells(row)[0] for row in rows(table1(runs))] == [label(2, 1), "*report*"]
     assert seed_spread(runs)[(2, 1.0)]["test_total"][2] == 2
     assert outcome(runs)["rows"] == 1 and "524" not in outcome(runs)["sentence"]
-    assert departures(smoke) == {"epochs": 2, "train_size": 2000, "test_size": 500, "iwae_k": 50}
-    assert departures(Config(n=64, beta=0.1, seed=2, device="cuda")) == {}
 
 
 def test_header_and_separator_have_as_many_cells_as_rows():
@@ -132,7 +129,7 @@ def test_seed_spread_groups_int_and_float_beta():
 
 
 def test_seed_table_row():
-    """The seed table shows mean ± stdev of R + βK and IWAE NLL beside the report's total and their difference."""
+    """The seed table shows mean ± stdev of D + βR and IWAE NLL beside the report's total and their difference."""
     runs = {"a": metrics(2, 1.0, 0, 140.0, kl=6.0), "b": metrics(2, 1.0, 1, 142.0, kl=8.0)}
     [row] = rows(seed_table(runs))
     assert f"{statistics.stdev([140.0, 142.0]):.2f}" == "1.41"
@@ -156,8 +153,9 @@ def test_seed_table_with_a_configuration_the_report_lacks():
 def test_metrics_table():
     """One run's figures with the IWAE k in its label."""
     table = metrics_table(metrics(2, 1.0, 0, 150.0, recon=143.0, kl=7.0, iwae=147.5))
-    assert "| reconstruction (BCE) | 143.00 |" in table
-    assert "| total (recon + 1 KL) | 150.00 |" in table
+    assert "| distortion D (BCE) | 143.00 |" in table
+    assert "| rate R (KL) | 7.00 |" in table
+    assert "| objective D + βR, β = 1 | 150.00 |" in table
     assert "| IWAE NLL (k = 1000) | 147.50 |" in table
 
 
@@ -266,16 +264,6 @@ def test_sweeps_table_one_row_per_record(tmp_path):
     assert cells(new)[4:7] == ["52.4", "20.0", "2.62"]
 
 
-def test_floor_is_the_runs_flops_at_the_ceiling():
-    """FLOPs of the seed-0 Table 1 runs (here one), over the given GFLOP/s."""
-    config = Config(n=1)
-    run = {**metrics(1, 1.0, 0, 160.0), "config": config.to_dict(), "train_images": 50, "test_images": 20}
-    flops = run_flops(config, 784, 50, 20)
-    result = floor({"n1": run, "n1-seed1": {**run, "config": {**run["config"], "seed": 1}}}, 784, gflops=2.0)
-    assert result["tflops"] == pytest.approx(flops / 1e12)
-    assert result["minutes"] == pytest.approx(flops / 2e9 / 60)
-
-
 def test_bench_table_puts_records_side_by_side(tmp_path):
     """One column per record; what a record lacks (pythae absent, no profile) is a dash."""
     full = {"trainer_epoch_seconds": 2.0, "pythae_epoch_seconds": 3.0, "speedup_pythae": 1.5,
@@ -300,3 +288,30 @@ def test_bench_table_puts_records_side_by_side(tmp_path):
     assert rows["a step's time: matrix products"] == ["70%", "\u2013"]
     assert rows["IWAE k = 1000, s per 10,000 images"] == ["61", "\u2013"]
     assert rows["an IWAE's time: the likelihood"] == ["30%", "\u2013"]
+
+
+def _run(n, beta, total, seed=0, **config):
+    return {"config": {**Config(n=n, beta=beta, seed=seed, **config).to_dict()}, "test_total": total,
+            "test_recon": total - 5, "test_kl": 5.0, "test_iwae_nll": total - 2, "history": {"epoch": [1]}}
+
+
+def test_verdict_sets_a_run_against_the_reports_row_with_the_seeds_spread():
+    """Δ = ours − report's, in σ of the seeds where there are seeds, and a reference to the row."""
+    report = ORIGINAL_TABLE1[(2, 1.0)][2]
+    runs = {f"s{seed}": _run(2, 1.0, report + d, seed) for seed, d in enumerate((1.0, 0.0, 2.0))}
+    box = verdict(runs["s0"], runs)
+    assert box.startswith(":::{admonition} Against the report")
+    assert f"{MINUS}" not in box and "+1.00" in box  # Δ = +1.00 nats
+    assert f"σ{NBSP}={NBSP}1.00" in box and f"1.0{NBSP}σ" in box  # the three totals' stdev is 1
+    assert "{numref}`tab-table1`" in box and "{cite:p}`xue2024`" in box
+    assert "{numref}`tab-seeds`" in verdict(runs["s1"], runs)
+    assert "{numref}`tab-table1-gpu`" in verdict(_run(2, 1.0, report, device="cuda"), runs)
+    assert "one seed" in verdict(_run(64, 0.1, 70.0), {})
+
+
+def test_verdict_of_a_run_the_report_lacks_points_to_the_beta_table_or_to_its_departures():
+    assert "{numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), {})
+    assert "no run of n = 64, β = 0.2" in verdict(_run(64, 0.2, 90.0), {})
+    smoke = verdict(_run(2, 1.0, 170.0, epochs=2, train_size=2000), {})
+    assert "departs from the report's protocol (2 epochs, 2,000 training images)" in smoke
+    assert "tab-" not in smoke

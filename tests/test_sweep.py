@@ -21,9 +21,9 @@ import yaml
 from distributed import Client, LocalCluster
 
 from vaecore import sweep as sweep_module
-from vaecore.bench import run_cost
 from vaecore.cli import main
 from vaecore.config import Config
+from vaecore.cost import run_cost
 from vaecore.experiment import run_dir
 from vaecore.sweep import (QUIET, SweepError, at_protocol, complete, connect, is_stale, load, publish,
                            share_idle_cores, sweep)
@@ -337,8 +337,8 @@ def test_the_books_folders_take_only_runs_at_the_reports_protocol(capsys):
     kept = at_protocol(configs, REPO / "book" / "experiments")
     assert set(configs) - set(kept) == {"smoke"} and len(kept) == len(configs) - 1
     output = capsys.readouterr().out
-    assert output.startswith("left out: smoke, not at the report's protocol (epochs 2, train_size 2000, "
-                             "test_size 500, iwae_k 50)") and output.count("\n") == 1
+    assert output.startswith("left out: smoke, not at the report's protocol (2 epochs, 2,000 training images, "
+                             "500 test images)") and output.count("\n") == 1
     assert at_protocol(configs, Path("/tmp/smoke-pages")) == configs
 
 

@@ -9,68 +9,17 @@ from collections.abc import Callable
 import matplotlib.pyplot as plt
 import torch
 from torch.profiler import ProfilerActivity, profile
-from torch.utils.flop_counter import FlopCounterMode
 
 from vaecore import plots
 from vaecore.config import Config
-from vaecore.data import PIXELS, images, load
-from vaecore.evaluate import elbo, iwae_nll, latent_usage
-from vaecore.loss import vae_loss
+from vaecore.cost import IWAE_PROFILE, PROFILE, count_flops, gflops_trial, matmul_trial, step_flops
+from vaecore.data import load
+from vaecore.evaluate import iwae_nll, latent_usage
 from vaecore.memory import reuse_freed_blocks
 from vaecore.model import VAE
-from vaecore.peers import Timer, examples_epoch, pythae_epoch, sync
+from vaecore.peers import Timer, examples_epoch, pythae_epoch
 from vaecore.provenance import commit, machine
 from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
-
-
-def gflops_trial(device: torch.device, work: Callable[[], object], flops: int,
-                 repeats: int) -> Callable[[], float]:
-    """A function that runs ``work`` (``flops`` of matrix products) ``repeats`` times and returns
-    their GFLOP/s; ``work`` runs once here first, as a warm-up."""
-    work()
-
-    def trial() -> float:
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            work()
-        sync(device)
-        return flops * repeats / (time.perf_counter() - start) / 1e9
-
-    return trial
-
-
-def matmul_trial(device: torch.device, size: int = 2048, repeats: int = 10) -> Callable[[], float]:
-    """A :func:`gflops_trial` of ``repeats`` square fp32 matmuls of ``size``: the machine's
-    practical ceiling (one trial read 72 to 85 GFLOP/s on one thread within an hour of a shared
-    machine)."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    return gflops_trial(device, lambda: a @ b, 2 * size**3, repeats)
-
-
-def matmul_gflops(device: torch.device, size: int = 2048, repeats: int = 10, trials: int = 3) -> float:
-    """The best of ``trials`` of :func:`matmul_trial`: the ceiling a run's least time rests on."""
-    trial = matmul_trial(device, size, repeats)
-    return max(trial() for _ in range(trials))
-
-
-def count_flops(fn: Callable[[], object]) -> int:
-    """Floating-point operations of the matrix products ``fn()`` runs."""
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
-def step_flops(config: Config, x_dim: int) -> int:
-    """Floating-point operations of one training step at ``config.batch_size`` (matmuls only)."""
-    model = make_model(config, x_dim)
-    x = torch.rand(config.batch_size, x_dim)
-
-    def step() -> None:
-        logits, mu, logvar = model(x)
-        vae_loss(logits, x, mu, logvar, config.beta, config.likelihood).total.backward()
-
-    return count_flops(step)
 
 
 def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], float]:
@@ -96,39 +45,6 @@ def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], 
                 g.mm(weight)
 
     return gflops_trial(device, step, count_flops(step), steps)
-
-
-def run_flops(config: Config, x_dim: int, train_images: int, test_images: int) -> int:
-    """Matmul FLOPs of a whole run as vaecore makes it: every epoch's training steps and its
-    validation pass over the test set, then the final ELBO and IWAE evaluation.
-
-    Computed from the layers' sizes, without building the model (a config too big for memory
-    has a cost too); ``tests/test_bench.py`` checks it against :func:`step_flops`' count.
-
-    Args:
-        config: the run's configuration (epochs, model sizes, IWAE k).
-        x_dim: pixels per image.
-        train_images, test_images: sizes of the two splits.
-
-    Returns:
-        The FLOPs; divided by a FLOP/s ceiling, the least time the run can take.
-    """
-    def macs(sizes: list[int]) -> int:  # multiply-adds per image of an MLP of these widths
-        return sum(a * b for a, b in zip(sizes, sizes[1:]))
-
-    encoder = macs([x_dim, *config.hidden, 2 * config.n])
-    decoder = macs([config.n, *reversed(config.hidden), x_dim])
-    # per image: forward, weight gradients, and input gradients but the first layer's (the images need none)
-    train = 2 * (3 * (encoder + decoder) - x_dim * config.hidden[0])
-    forward = 2 * (encoder + decoder)
-    iwae = 2 * (encoder + config.iwae_k * decoder)  # the encoder once, the decoder k times
-    return config.epochs * (train_images * train + test_images * forward) + test_images * (forward + iwae)
-
-
-def run_cost(config: Config) -> int:
-    """The matrix FLOPs of ``config``'s run on its dataset, training and evaluation: what
-    ``vaecore sweep`` orders its configurations by, the most first."""
-    return run_flops(config, PIXELS, images(config.train_size, train=True), images(config.test_size, train=False))
 
 
 def vaecore_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -160,11 +76,9 @@ MATMULS = ("aten::mm", "aten::addmm", "aten::bmm")
 STEP_OPS = {"matrix products": MATMULS, "data": ("aten::index_select", "aten::randperm")}
 STEP_SCOPES = {"the fused BCE": ("BernoulliNLL", "BernoulliNLLBackward"),  # vaecore.loss.BernoulliNLL, both ways
                "optimizer": ("Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")}
-PROFILE = ("matrix products", "the fused BCE", "data", "optimizer", "the rest")  # profile_step's groups, in order
 # an IWAE estimate's groups, the same way
 IWAE_OPS = {"matrix products": MATMULS, "sampling z": ("aten::normal",)}
 IWAE_SCOPES = {"the likelihood": ("BernoulliNLL",)}  # vaecore.loss.BernoulliNLL
-IWAE_PROFILE = ("matrix products", "the likelihood", "sampling z", "the rest")  # profile_iwae's groups, in order
 
 
 def _shares(events: list, ops: dict[str, tuple[str, ...]], scopes: dict[str, tuple[str, ...]],

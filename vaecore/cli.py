@@ -87,11 +87,20 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
     bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
 
+    explorer = commands.add_parser(
+        "explorer", help="export the shipped decoders as JavaScript for the book's explorer page",
+        description="Write the decoder of every model the book's 'Explore the models' page shows "
+                    "(n = 2 and n = 64 at seed 0, n = 1) to OUT/<name>.js: a script that sets "
+                    "window.vaecoreWeights[name], float32 for n <= 2 and float16 for n = 64, with the "
+                    "SHA-256 of the shipped .pt it came from. Run it after a shipped model changes.")
+    explorer.add_argument("--out", type=Path, help="output folder (default: book/_explorer/explorer/models)")
+
     args = parser.parse_args(argv)
     if getattr(args, "quiet", False):
         os.environ["VAECORE_PROGRESS"] = "lines"  # reaches the kernels of a sweep too
     try:
-        return {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "bench": _bench}[args.command](args)
+        return {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "bench": _bench,
+                "explorer": _explorer}[args.command](args)
     except VaecoreError as error:
         print(f"vaecore: error: {error}", file=sys.stderr)
         return 2
@@ -180,6 +189,14 @@ def _bench(args: argparse.Namespace) -> int:
     result = bench(device=args.device, epochs=args.epochs, root=args.data, eval_images=args.eval_images)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+def _explorer(args: argparse.Namespace) -> int:
+    from vaecore.explorer import export_all
+
+    for path in export_all(args.out):
+        print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from vaecore import weights
 from vaecore.config import Config, ConfigError
 
 
@@ -63,16 +64,32 @@ def reproduce(config: Config) -> str:
     return (":::{admonition} Reproduce this page\n:class: tip\n"
             "From the repository's root, with MNIST in `$VAECORE_DATA`:\n\n"
             f"```bash\n{command(config)}\n```\n\n"
-            "It resumes the run's checkpoint in `$VAECORE_RUNS` if there is one; else it evaluates the "
-            "shipped weights of this run, if the book has them, and otherwise trains from scratch.\n:::")
+            f"It resumes the run's checkpoint in `$VAECORE_RUNS` if there is one; else {_source(config)}\n:::")
+
+
+def _source(config: Config) -> str:
+    """What a page without a checkpoint runs on: the shipped weights :func:`vaecore.weights.find` finds, or training."""
+    name = weights.find(config)
+    if name is None:
+        return "it trains from scratch (the book ships no weights for this configuration)."
+    path = weights.shipped_path(name)
+    return (f"it evaluates this run's shipped weights, `book/{path.parent.name}/{path.name}`, "
+            f"without training (`VAECORE_SHIPPED=off` trains anew).")
 
 
 def weights_note(config: Config, metrics: dict) -> str:
     """Where this page's model came from, and the file that holds it, in a sentence."""
     if metrics.get("shipped_weights"):
+        path = weights.shipped_path(metrics["shipped_weights"])
         return (f"No training ran for this page: it evaluates the weights shipped as "
-                f"book/experiments/{metrics['shipped_weights']}.pt.")
+                f"book/{path.parent.name}/{path.name}.")
     path = params_file(config)
     # plain text: the page glues this sentence as text, where markdown would show its backticks
     where = f"shipped beside this page as {path.stem}.pt" if path else "model.pt in the run's folder"
     return f"The trained weights are {where} (SHA-256 {metrics['weights_sha256'][:16]}…)."
+
+
+def versions(commits: list[str]) -> str:
+    """The code versions that trained a run, in words: ``"version 8c373ca"``, ``"versions 8c373ca and 72de02a"``."""
+    short = [c[:7] + ("+dirty" if c.endswith("+dirty") else "") for c in commits]
+    return ("version " if len(short) == 1 else "versions ") + ", ".join(short[:-1]) + (" and " if len(short) > 1 else "") + short[-1]

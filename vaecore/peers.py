@@ -18,17 +18,12 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from vaecore.config import Config
+from vaecore.cost import sync
 from vaecore.data import PIXELS, data_root
 from vaecore.model import VAE
 from vaecore.train import make_model
 
 Timer = Callable[[], float]
-
-
-def sync(device: torch.device) -> None:
-    """Wait for the device's queued work, so that a clock read after it counts that work."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def examples_epoch(config: Config, root: str | None, device: torch.device) -> Timer:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import json
 import statistics
 from pathlib import Path
 
-from vaecore.bench import IWAE_PROFILE, PROFILE, run_cost, run_flops
 from vaecore.config import Config
+from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
@@ -43,21 +42,9 @@ def _key(metrics: dict) -> tuple[int, float]:
     return metrics["config"]["n"], float(metrics["config"]["beta"])
 
 
-def departures(config: Config) -> dict[str, object]:
-    """Where ``config`` departs from the report's protocol, ``{key: value}``; empty where it follows it.
-
-    The protocol is :class:`Config`'s defaults: MNIST, the BCE loss, hidden layers 256-256, Adam
-    at lr 1e-4, batches of 256, 300 epochs on all the images, the IWAE estimate at k = 1000.
-    Only n, β, the seed and the device vary between the report's runs.
-    """
-    protocol = Config(n=config.n, beta=config.beta, seed=config.seed, device=config.device)
-    return {field.name: getattr(config, field.name) for field in dataclasses.fields(config)
-            if getattr(config, field.name) != getattr(protocol, field.name)}
-
-
 def _like_report(metrics: dict) -> bool:
     """Run at the report's protocol (:func:`departures`), as its Table 1 was."""
-    return not departures(Config.from_dict(metrics["config"]))
+    return not departures(metrics["config"])
 
 
 def _row(cells: list) -> str:
@@ -110,7 +97,7 @@ def _link(name: str, metrics: dict, pages: str | None) -> str:
 
 def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     """Table 1 as markdown: for each configuration our run above the report's, and the
-    difference; then the β = 1 bound R + K and the IWAE NLL.
+    difference; then the negative ELBO D + R and the IWAE NLL.
 
     Each configuration takes two rows, ours (named by the configuration) and the report's
     (named *report*), so that every column holds one short number and the table stays
@@ -129,7 +116,7 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     ours = table1_runs(runs)
     if not ours:
         return "*No run of the report's configurations yet.*"
-    lines = [_row(["configuration", "R", "K", "R + βK", "Δ", "R + K", "IWAE NLL"]),
+    lines = [_row(["configuration", "D", "R", "D + βR", "Δ", "D + R", "IWAE NLL"]),
              _row(["---"] + ["---:"] * 6)]
     for name, m in ours.items():
         bce, kl, total = ORIGINAL_TABLE1[_key(m)]
@@ -168,10 +155,10 @@ def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tupl
 
 
 def seed_table(runs: dict[str, dict]) -> str:
-    """The seed spread as markdown: the mean ± standard deviation of the objective R + βK and of
+    """The seed spread as markdown: the mean ± standard deviation of the objective D + βR and of
     the IWAE NLL over the seeds, beside the report's total and their difference (the number of
     seeds is :func:`seed_counts`)."""
-    lines = [_row(["configuration", "R + βK", "report", "Δ mean", "IWAE NLL"]),
+    lines = [_row(["configuration", "D + βR", "report", "Δ mean", "IWAE NLL"]),
              _row(["---"] + ["---:"] * 4)]
     spread = seed_spread(runs)
     if not spread:  # an empty table has no body, which LaTeX cannot typeset
@@ -194,10 +181,10 @@ def seed_counts(runs: dict[str, dict]) -> str:
 
 def metrics_table(metrics: dict) -> str:
     """One run's test figures as a markdown table."""
-    rows = [("reconstruction (BCE)" if metrics["config"]["likelihood"] == "bernoulli" else "reconstruction",
+    rows = [("distortion D (BCE)" if metrics["config"]["likelihood"] == "bernoulli" else "distortion D",
              metrics["test_recon"]),
-            ("KL", metrics["test_kl"]),
-            (f"total (recon + {metrics['config']['beta']:g} KL)", metrics["test_total"]),
+            ("rate R (KL)", metrics["test_kl"]),
+            (f"objective D + βR, β = {metrics['config']['beta']:g}", metrics["test_total"]),
             (f"IWAE NLL (k = {metrics['iwae_k']})", metrics["test_iwae_nll"])]
     lines = [_row(["test set, nats per image", "value"]), _row(["---", "---:"])]
     lines += [_row([name, f"{value:.2f}"]) for name, value in rows]
@@ -307,22 +294,6 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
                                  for cpu, cores, threads in sorted(machines))}
 
 
-def floor(runs: dict[str, dict], x_dim: int, gflops: float) -> dict[str, float]:
-    """The least time the Table 1 runs can take: their matrix products at ``gflops``.
-
-    Args:
-        runs: metrics by run name (the Table 1 runs are taken).
-        x_dim: pixels per image.
-        gflops: the machine's matmul ceiling, GFLOP/s (``vaecore bench``'s ``matmul_gflops``).
-
-    Returns:
-        ``tflops`` of the runs' matmuls (training, validation, evaluation) and ``minutes``.
-    """
-    flops = sum(run_flops(Config.from_dict(m["config"]), x_dim, m["train_images"], m["test_images"])
-                for m in table1_runs(runs).values())
-    return {"tflops": flops / 1e12, "minutes": flops / (gflops * 1e9) / 60}
-
-
 def sweeps_table(records: dict[str, str | Path]) -> str:
     """The sweeps timed as one command (``vaecore sweep --record``), one row per record.
 
@@ -333,9 +304,9 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
     Returns:
         A markdown table: the hardware, how many configurations ran at once with how many
         threads each, the wall-clock minutes, the matmul floor of the same configurations in
-        minutes and the ratio of the two where the record has them, and the commit that ran them.
+        minutes and the ratio of the two where the record has them, and the code version that ran them.
     """
-    lines = [_row(["sweep", "hardware", "at once", "threads", "minutes", "floor", "ratio", "commit"]),
+    lines = [_row(["sweep", "hardware", "at once", "threads", "minutes", "floor", "ratio", "version"]),
              _row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---"])]
     for label, path in records.items():
         path = Path(path)
@@ -393,6 +364,63 @@ def bench_table(records: dict[str, str | Path]) -> str:
     lines = [_row(["", *benches]), _row(["---", *["---:"] * len(benches)])]
     lines += [_row([label, *(cell(bench, value) for bench in benches.values())]) for label, value in rows]
     return "\n".join(lines)
+
+
+def departures(config: dict) -> list[str]:
+    """How a run's config departs from the report's protocol, in words (empty: it follows it).
+
+    The seed, the device and the IWAE samples are not part of the protocol.
+    """
+    ours, theirs = Config.from_dict(config), Config(n=config["n"], beta=config["beta"])
+    words = {"dataset": lambda c: c.dataset, "likelihood": lambda c: f"the {c.likelihood} likelihood",
+             "hidden": lambda c: f"hidden layers {'-'.join(map(str, c.hidden))}",
+             "epochs": lambda c: f"{c.epochs} epochs", "batch_size": lambda c: f"batches of {c.batch_size}",
+             "lr": lambda c: f"learning rate {c.lr:g}",
+             "train_size": lambda c: f"{c.train_size:,} training images",
+             "test_size": lambda c: f"{c.test_size:,} test images"}
+    return [say(ours) for key, say in words.items() if getattr(ours, key) != getattr(theirs, key)]
+
+
+def verdict(metrics: dict, runs: dict[str, dict]) -> str:
+    """A run page's opening box (MyST markdown): its objective against the report's for the same
+    configuration, the difference and, where the configuration was run with several seeds, the
+    seeds' standard deviation; and a reference to its row in Table 1 or the β table.
+
+    Args:
+        metrics: the run's metrics.
+        runs: the book's runs by name, for the spread over seeds.
+    """
+    config, key = metrics["config"], _key(metrics)
+    label = _label(*key)
+    gpu = config.get("device") == "cuda"
+    changed = departures(config)
+    ours = metrics["test_total"]
+    if changed:
+        body = (f"This run departs from the report's protocol ({', '.join(changed)}), so it is not compared "
+                f"with the report: D{NBSP}+{NBSP}βR{NBSP}={NBSP}{ours:.2f} nats per test image.")
+    elif key in ORIGINAL_TABLE1:
+        report = ORIGINAL_TABLE1[key][2]
+        diff = ours - report
+        within = abs(diff / report) <= TOLERANCE
+        body = (f"The objective D{NBSP}+{NBSP}βR on the test set: **{ours:.2f}** nats per image against "
+                f"{report:.2f} in the report {{cite:p}}`xue2024`, Δ{NBSP}={NBSP}{difference(ours, report)}, "
+                f"{'within' if within else 'outside'} the {TOLERANCE:.0%} tolerance.")
+        spread = seed_spread(runs).get(key)
+        if spread:
+            _, std, count = spread["test_total"]
+            body += (f" Over {counted(count, 'seed')} this configuration's objective has a standard deviation "
+                     f"σ{NBSP}={NBSP}{std:.2f} nats: |Δ|{NBSP}={NBSP}{abs(diff) / std:.1f}{NBSP}σ.")
+        else:
+            body += " The configuration was run with one seed, so there is no σ to set Δ against."
+        table = "tab-seeds" if config["seed"] != 0 else "tab-table1-gpu" if gpu else "tab-table1"
+        body += f" Its row: {label} in {{numref}}`{table}`."
+    else:
+        body = (f"The report has no run of {label}. Here D{NBSP}+{NBSP}βR{NBSP}={NBSP}{ours:.2f}, "
+                f"D{NBSP}+{NBSP}R{NBSP}={NBSP}{metrics['test_recon'] + metrics['test_kl']:.2f} and the IWAE "
+                f"NLL is {metrics['test_iwae_nll']:.2f} nats per test image.")
+        if key[0] in (2, 64) and config["seed"] == 0 and not gpu:  # the β study's grid (vaecore.study.grid)
+            body += f" Its row: β{NBSP}={NBSP}{key[1]:g} in {{numref}}`tab-beta`."
+    return f":::{{admonition}} Against the report\n:class: important\n{body}\n:::"
 
 
 def against_report(runs: dict[str, dict]) -> dict[str, tuple[dict, float]]:

@@ -23,8 +23,8 @@ from distributed.comm import connect as handshake
 from distributed.comm.addressing import parse_address, parse_host_port
 
 import vaecore
-from vaecore.bench import matmul_gflops, run_cost
 from vaecore.config import Config
+from vaecore.cost import matmul_gflops, run_cost
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
 from vaecore.folder import write_atomically
@@ -119,10 +119,10 @@ def at_protocol(configs: dict[str, tuple[Path, Config, dict]], outdir: Path) -> 
         SweepError: none is left.
     """
     book = book_of(outdir)
-    off = {name: departures(config) for name, (_, config, _) in configs.items()} if book else {}
-    off = {name: keys for name, keys in off.items() if keys}
-    for name, keys in off.items():
-        print(f"left out: {name}, not at the report's protocol ({', '.join(f'{k} {v}' for k, v in keys.items())}), "
+    off = {name: departures(config.to_dict()) for name, (_, config, _) in configs.items()} if book else {}
+    off = {name: words for name, words in off.items() if words}
+    for name, words in off.items():
+        print(f"left out: {name}, not at the report's protocol ({', '.join(words)}), "
               f"as the book's pages in {outdir} are: sweep it into a folder outside {book}")
     if off and len(off) == len(configs):
         path, _, _ = next(iter(configs.values()))

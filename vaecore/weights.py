@@ -3,7 +3,8 @@
 A weights file is ``torch.save`` of a plain dict, ``{"config": ..., "model": state_dict}``, read
 back with ``weights_only=True``, so loading one executes no code. A shipped model
 ``book/experiments/<name>.pt`` has its SHA-256 in the run's metrics, ``<name>.json``, under
-``weights_sha256``; every load checks it.
+``weights_sha256``; every load checks it. The GPU runs beside their pages in
+``book/experiments-gpu/`` are shipped models too, named ``<name>-gpu``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ def shipped_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "book" / "experiments"
 
 
+def _shipped_files() -> dict[str, Path]:
+    """Every shipped run's metrics file by model name: ``<stem>`` in :func:`shipped_dir`, ``<stem>-gpu``
+    in the GPU runs' folder beside it (their stems are the CPU runs')."""
+    folders = {"": shipped_dir(), "-gpu": shipped_dir().parent / "experiments-gpu"}
+    return {path.stem + suffix: path for suffix, folder in folders.items() for path in sorted(folder.glob("*.json"))}
+
+
+def shipped_path(name: str) -> Path:
+    """The weights file of the shipped model ``name`` (see :func:`shipped`)."""
+    return _shipped_files()[name].with_suffix(".pt")
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -40,8 +53,8 @@ def save(model: VAE, config: Config, path: Path) -> str:
 
 
 def shipped() -> dict[str, dict]:
-    """The metrics of every shipped model, by name (the params file's stem)."""
-    runs = {path.stem: json.loads(path.read_text()) for path in sorted(shipped_dir().glob("*.json"))}
+    """The metrics of every shipped model, by name (the params file's stem; ``-gpu`` after it for a GPU run)."""
+    runs = {name: json.loads(path.read_text()) for name, path in _shipped_files().items()}
     return {name: metrics for name, metrics in runs.items() if "weights_sha256" in metrics}
 
 
@@ -49,7 +62,7 @@ def find(config: Config) -> str | None:
     """The name of a shipped model trained as ``config`` (same fingerprint, epochs and device), if any.
 
     The device counts: a GPU run's numbers differ from the CPU run's in the last decimals, so a
-    GPU page must not evaluate the CPU run's weights as if they were its own.
+    GPU page evaluates the GPU run's weights (``<name>-gpu``), never the CPU run's as if they were its own.
     """
     for name, metrics in shipped().items():
         other = Config.from_dict(metrics["config"])
@@ -94,7 +107,7 @@ def _verified(name: str) -> Path:
     models = shipped()
     if name not in models:
         raise WeightsError(f"no shipped model or file {name!r}; shipped models: {', '.join(models) or 'none'}")
-    path = shipped_dir() / f"{name}.pt"
+    path = shipped_path(name)
     if not path.is_file():
         raise WeightsError(f"shipped weights {path} are missing; restore them with git checkout")
     if sha256(path) != models[name]["weights_sha256"]:
