@@ -142,3 +142,20 @@ def test_figures_across_beta_show_one_row_or_panel_per_model(mnist):
     assert len(plots.latent_maps(models, mnist[1], max_points=100).axes) == 3
     assert len(plots.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
     check(by_beta)
+
+
+@pytest.mark.parametrize("size", [1, 3, 10])
+def test_every_figure_of_a_tiny_test_set(size, mnist):
+    """A test set of a few images still gives every figure for n = 3: t-SNE's perplexity shrinks
+    below the number of codes, and the interpolations take as many pairs as there are."""
+    data = Split(mnist[1].x[:size], mnist[1].y[:size])
+    for figure in (*plots.all_figures(model(3), HISTORY, data).values(), plots.generated(model(3), data)):
+        check(figure)
+
+
+@pytest.mark.parametrize("count", [1, 2, 10])
+def test_tsne_of_few_points_is_a_finite_map(count):
+    import numpy as np
+
+    points = plots.tsne(np.random.default_rng(0).normal(size=(count, 8)).astype(np.float32))
+    assert points.shape == (count, 2) and np.isfinite(points).all()
