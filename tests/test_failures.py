@@ -298,7 +298,7 @@ def made(data_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VAECORE_DATA", str(data_root))
         patch.setenv("VAECORE_RUNS", str(folder / "runs"))
-        assert main(["train", str(params_file(folder)), "--out", str(folder / "out"), "--quiet"]) == 0
+        assert main(["train", str(params_file(folder)), "--out", str(folder / "out")]) == 0
     return folder / "out"
 
 

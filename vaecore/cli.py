@@ -100,6 +100,8 @@ def _train(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib import pyplot
+
     from vaecore.experiment import check_runnable, run
     from vaecore.folder import locked, write_atomically
     from vaecore.plots import all_figures
@@ -114,6 +116,7 @@ def _train(args: argparse.Namespace) -> int:
         result = run(config, args.out, data_root=args.data, shipped=False)
         for name, figure in all_figures(result.model, result.history, result.test_set).items():
             write_atomically(args.out / f"{name}.png", lambda file: figure.savefig(file, dpi=120, format="png"))
+            pyplot.close(figure)
     keys = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
     print(json.dumps({key: round(result.metrics[key], 3) for key in keys}))
     return 0
