@@ -1,9 +1,12 @@
 """Every failure a user can cause: `vaecore train` exits non-zero with one sentence naming the
 culprit, never a traceback, and loses nothing already written."""
 
+import dataclasses
 import errno
 import fcntl
+import json
 import os
+import re
 import shlex
 import tempfile
 import urllib.error
@@ -14,7 +17,9 @@ import torchvision.datasets.mnist
 import yaml
 
 import vaecore.experiment
+import vaecore.folder
 import vaecore.train
+import vaecore.weights
 from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.data import load
@@ -225,3 +230,161 @@ def test_more_epochs_on_disk_than_asked(env, capsys):
     trained(out, epochs=2)
     err = fails(capsys, ["train", params_file(env), "--out", out, "--resume", "--epochs", "1"])
     assert f"{out} holds a run of 2 epochs" in err
+
+
+def test_torch_reporting_a_full_disk_as_runtime_error(env, capsys, monkeypatch):
+    """torch.save reports a disk that fills mid-write as a RuntimeError raised while handling the
+    OSError (as measured on a full tmpfs): still one sentence, and the previous checkpoint kept."""
+    out = env / "out"
+    checkpoint = trained(out)
+    before = checkpoint.read_bytes()
+
+    def full(state, file):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(vaecore.train.torch, "save", full)
+    err = fails(capsys, ["train", params_file(env), "--out", out, "--resume", "--epochs", "2"])
+    assert str(out) in err and "No space left on device" in err and "previous checkpoint.pt is kept" in err
+    assert "enforce fail" not in err and sorted(p.name for p in out.glob("*.tmp")) == []
+    assert checkpoint.read_bytes() == before
+
+
+def test_a_full_disk_that_a_library_does_not_report_as_such(tmp_path, monkeypatch):
+    """A writer that drops the OSError of a full disk: the free space tells, and the message says so."""
+    def lost(file):
+        raise RuntimeError("write failed")
+
+    monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result((4096,) * 3 + (0, 0) + (0,) * 5))
+    with pytest.raises(vaecore.folder.OutputError, match="No space left on device"):
+        vaecore.folder.write_atomically(tmp_path / "x.pt", lost)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lr_too_large_for_a_finite_likelihood(env, capsys):
+    """lr 1 trains a model whose IWAE estimate is NaN: an error naming the run and the quantity,
+    and no metrics.json or weights to publish (with lr 0.3 the report's model does the same)."""
+    out = env / "out"
+    err = fails(capsys, ["train", params_file(env, lr=1.0), "--out", out])
+    assert f"the run in {out}" in err and "test_iwae_nll = nan" in err and "smaller lr" in err
+    assert not (out / "metrics.json").exists() and not (out / "model.pt").exists()
+
+
+def test_non_finite_numbers_are_found_wherever_they_are():
+    from vaecore.experiment import NotFinite, check_finite
+
+    check_finite({"test_total": 1.0, "history": {"test_kl": [1.0, 2.0]}, "iwae_k": 2}, "ok")
+    with pytest.raises(NotFinite, match=r"the run gave history\.test_kl\[1\] = inf"):
+        check_finite({"test_total": 1.0, "history": {"test_kl": [1.0, float("inf")]}}, "the run")
+
+
+def test_cuda_without_a_gpu_is_refused_not_run_on_the_cpu(env, capsys, monkeypatch):
+    """--device cuda on a machine without a GPU: one sentence, before any data or folder, no
+    run recorded as a GPU run."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    no_data_loading(monkeypatch)
+    out = env / "out"
+    err = fails(capsys, ["train", params_file(env), "--out", out, "--device", "cuda"])
+    assert "'device'" in err and "'cuda'" in err and "no GPU" in err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def made(data_root, tmp_path_factory):
+    """The folder of TINY trained by `vaecore train`, once for the tests below."""
+    folder = tmp_path_factory.mktemp("made")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VAECORE_DATA", str(data_root))
+        patch.setenv("VAECORE_RUNS", str(folder / "runs"))
+        assert main(["train", str(params_file(folder)), "--out", str(folder / "out")]) == 0
+    return folder / "out"
+
+
+@pytest.fixture
+def shelf(env, made, monkeypatch):
+    """Shipped models in env/shelf, TINY's as ``tiny``, and params files in env/params, TINY's as ``tiny.yaml``."""
+    shelf, params = env / "shelf", env / "params"
+    shelf.mkdir()
+    params.mkdir()
+    (shelf / "tiny.pt").write_bytes((made / "model.pt").read_bytes())
+    (shelf / "tiny.json").write_text((made / "metrics.json").read_text())
+    (params / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    monkeypatch.setattr(vaecore.weights, "shipped_dir", lambda: shelf)
+    monkeypatch.setattr(vaecore.weights, "params_dir", lambda: params, raising=False)  # absent before it read them
+    return shelf
+
+
+def test_train_trains_where_the_book_ships_the_weights(env, shelf, capsys):
+    """`vaecore train` writes a checkpoint (and can resume it) although a shipped model matches."""
+    out = env / "out"
+    assert main(["train", str(params_file(env)), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (out / "checkpoint.pt").is_file() and metrics["shipped_weights"] is None
+    assert main(["train", str(params_file(env)), "--out", str(out), "--resume", "--epochs", "2"]) == 0
+    assert load_checkpoint(out / "checkpoint.pt")["history"]["epoch"] == [1, 2]
+
+
+def test_evaluating_shipped_weights_instead_of_training_says_so(env, shelf, capfd):
+    """A page's run without a checkpoint evaluates the shipped model, and says so on the terminal."""
+    config = Config.from_dict({**TINY, "hidden": tuple(TINY["hidden"])})
+    result = vaecore.experiment.run(config, env / "page", progress=False)
+    assert result.metrics["shipped_weights"] == "tiny" and not (env / "page" / "checkpoint.pt").exists()
+    err = capfd.readouterr().err
+    assert "no training" in err and str(shelf / "tiny.pt") in err
+
+
+def truncated(path):
+    path.write_text(path.read_text()[:200])
+
+
+def test_a_truncated_shipped_json_breaks_only_what_needs_it(env, shelf, capsys):
+    """Another model's truncated metrics: loading, evaluating and training this one still work;
+    loading that one names its file."""
+    (shelf / "other.pt").write_bytes((shelf / "tiny.pt").read_bytes())
+    (shelf / "other.json").write_text((shelf / "tiny.json").read_text())
+    truncated(shelf / "other.json")
+    assert vaecore.load("tiny") is not None
+    assert main(["evaluate", "tiny"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(params_file(env, seed=1)), "--out", str(env / "out")]) == 0
+    capsys.readouterr()
+    err = fails(capsys, ["evaluate", "other"])
+    assert str(shelf / "other.json") in err and "not valid JSON" in err
+
+
+def test_a_truncated_shipped_json_is_named_by_the_run_that_needs_it(env, shelf, capsys):
+    """The run whose shipped metrics are damaged is told which file; an unrelated run trains."""
+    truncated(shelf / "tiny.json")
+    config = Config.from_dict({**TINY, "hidden": tuple(TINY["hidden"])})
+    with pytest.raises(vaecore.weights.WeightsError, match=re.escape(f"{shelf / 'tiny.json'} is not valid JSON")):
+        vaecore.experiment.run(config, env / "page", progress=False)
+    other = vaecore.experiment.run(dataclasses.replace(config, seed=1), env / "other", progress=False)
+    assert other.metrics["shipped_weights"] is None
+
+
+def test_a_config_key_from_a_newer_version_names_its_file(env, shelf, capsys):
+    metrics = json.loads((shelf / "tiny.json").read_text())
+    metrics["config"]["prior"] = "vamp"
+    (shelf / "tiny.json").write_text(json.dumps(metrics))
+    err = fails(capsys, ["evaluate", "tiny"])
+    assert str(shelf / "tiny.json") in err and "'prior'" in err and "newer vaecore" in err
+
+
+def test_the_books_tables_name_a_damaged_metrics_file(tmp_path):
+    from vaecore.report import load_runs
+    from vaecore.weights import WeightsError
+
+    (tmp_path / "n2-beta1.json").write_text('{"config": {"n": 2}, "test_total": 1')
+    with pytest.raises(WeightsError, match=re.escape(f"{tmp_path / 'n2-beta1.json'} is not valid JSON")):
+        load_runs(tmp_path)
+
+
+def test_a_test_set_too_small_for_the_default_tsne(env, capsys):
+    """10 test images and n = 3, whose codes are drawn as a t-SNE map: the run finishes with every figure."""
+    out = env / "out"
+    assert main(["train", str(params_file(env, n=3, test_size=10)), "--out", str(out)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert (out / "latent_codes.png").stat().st_size > 0 and (out / "metrics.json").is_file()

@@ -174,7 +174,6 @@ def test_the_model_diagram_names_the_parts_and_both_loss_terms():
         assert part in texts
 
 
-
 def test_the_model_diagram_is_written_for_html_and_pdf_the_same_each_time(tmp_path, repo_root):
     """SVG for the HTML, PDF for LaTeX, byte for byte the same when drawn again; the method shows them."""
     first = [path.read_bytes() for path in plots.save_model_diagram(tmp_path)]
@@ -182,3 +181,20 @@ def test_the_model_diagram_is_written_for_html_and_pdf_the_same_each_time(tmp_pa
     assert [path.read_bytes() for path in plots.save_model_diagram(tmp_path)] == first
     assert "figures/model.*" in (repo_root / "book" / "method.md").read_text()
     assert all((repo_root / "book" / "figures" / f"model.{kind}").exists() for kind in ("svg", "pdf"))
+
+
+@pytest.mark.parametrize("size", [1, 3, 10])
+def test_every_figure_of_a_tiny_test_set(size, mnist):
+    """A test set of a few images still gives every figure for n = 3: t-SNE's perplexity shrinks
+    below the number of codes, and the interpolations take as many pairs as there are."""
+    data = Split(mnist[1].x[:size], mnist[1].y[:size])
+    for figure in (*plots.all_figures(model(3), HISTORY, data).values(), plots.generated(model(3), data)):
+        check(figure)
+
+
+@pytest.mark.parametrize("count", [1, 2, 10])
+def test_tsne_of_few_points_is_a_finite_map(count):
+    import numpy as np
+
+    points = plots.tsne(np.random.default_rng(0).normal(size=(count, 8)).astype(np.float32))
+    assert points.shape == (count, 2) and np.isfinite(points).all()

@@ -113,19 +113,23 @@ def _train(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from vaecore.experiment import run
+    from matplotlib import pyplot
+
+    from vaecore.experiment import check_runnable, run
     from vaecore.folder import locked, write_atomically
     from vaecore.plots import all_figures
 
     config = Config.from_yaml(args.params)
     overrides = {"epochs": args.epochs, "device": args.device}
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    check_runnable(config)  # before the output folder is made
     with locked(args.out):  # run() takes it too; held here over the figures as well
         if (args.out / "checkpoint.pt").exists() and not args.resume:
             raise VaecoreError(f"{args.out / 'checkpoint.pt'} exists: pass --resume, or choose another --out")
-        result = run(config, args.out, data_root=args.data)
+        result = run(config, args.out, data_root=args.data, shipped=False)
         for name, figure in all_figures(result.model, result.history, result.test_set).items():
             write_atomically(args.out / f"{name}.png", lambda file: figure.savefig(file, dpi=120, format="png"))
+            pyplot.close(figure)
     keys = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
     print(json.dumps({key: round(result.metrics[key], 3) for key in keys}))
     return 0
@@ -167,6 +171,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from vaecore.data import load
     from vaecore.evaluate import elbo, iwae_nll
+    from vaecore.experiment import check_finite
     from vaecore.weights import load_with_config
 
     model, config = load_with_config(args.model)
@@ -177,6 +182,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = {"test_recon": terms.recon, "test_kl": terms.kl, "test_total": terms.total}
     if args.iwae_k:
         result["test_iwae_nll"] = iwae_nll(model, x, config, k=args.iwae_k, progress=True)
+    check_finite(result, f"the model {args.model}")
     print(json.dumps({key: round(value, 4) for key, value in result.items()}))
     return 0
 

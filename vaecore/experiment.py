@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,12 +15,18 @@ import torch
 from vaecore import weights
 from vaecore.config import Config
 from vaecore.data import Split, load
+from vaecore.errors import VaecoreError
 from vaecore.evaluate import elbo, iwae_nll, latent_usage
 from vaecore.folder import locked, write_atomically
 from vaecore.memory import check_fits
 from vaecore.model import VAE
+from vaecore.progress import tell
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device, train
+
+
+class NotFinite(VaecoreError):
+    """A run's figure of merit is NaN or infinite: there is no number to publish."""
 
 
 class Run(NamedTuple):
@@ -53,44 +61,57 @@ def run_dir(config: Config) -> Path:
 
 
 def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path | None = None,
-        progress: bool = True) -> Run:
+        progress: bool = True, shipped: bool = True) -> Run:
     """Train ``config`` (resuming a checkpoint in ``out_dir``), evaluate it, write metrics.json.
 
     Where ``out_dir`` holds no checkpoint but the book ships a model trained as ``config``
     (:func:`vaecore.weights.find`), that model is evaluated instead of training a new one,
-    unless :func:`shipped_weights_used` says no.
+    unless ``shipped`` or :func:`shipped_weights_used` says no; the terminal is told so.
     The IWAE estimate is the slow part of evaluation; one in a ``metrics.json`` already in
     ``out_dir`` for the same config and history is reused. Before any work, the config must
-    fit in memory (:func:`vaecore.memory.check_fits`) and ``out_dir`` is locked, which also
-    checks that it can be written (:func:`vaecore.folder.locked`).
+    be runnable here (:func:`check_runnable`) and ``out_dir`` is locked, which also checks
+    that it can be written (:func:`vaecore.folder.locked`).
 
     Args:
         config: the experiment.
         out_dir: folder for ``checkpoint.pt``, ``model.pt`` and ``metrics.json`` (default: :func:`run_dir`).
         data_root: data folder (default: ``$VAECORE_DATA``, see :func:`vaecore.data.data_root`).
         progress: show progress bars.
+        shipped: whether shipped weights may stand in for training (``vaecore train`` says no).
 
     Returns:
         The model, its history, the metrics and the test set it was evaluated on.
+
+    Raises:
+        NotFinite: a figure of merit is NaN or infinite; nothing is written to ``metrics.json``.
     """
     out_dir = Path(out_dir) if out_dir is not None else run_dir(config)
-    check_fits(config)
+    check_runnable(config)
     with locked(out_dir):
-        return _run(config, out_dir, data_root, progress)
+        return _run(config, out_dir, data_root, progress, shipped and shipped_weights_used())
 
 
-def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool) -> Run:
+def check_runnable(config: Config) -> None:
+    """Refuse at once a config this machine cannot run: its device is missing
+    (:func:`vaecore.train.resolve_device`) or it cannot fit in memory (:func:`vaecore.memory.check_fits`)."""
+    resolve_device(config.device)
+    check_fits(config)
+
+
+def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool, shipped: bool) -> Run:
     threads = torch.get_num_threads()  # the run's own: a sweep may raise it for the last epochs
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
-    source = None if (out_dir / "checkpoint.pt").exists() or not shipped_weights_used() else weights.find(config)
+    source = weights.find(config) if shipped and not (out_dir / "checkpoint.pt").exists() else None
     if source is None:
         train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
         model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
         train_images = len(train_set.x)
     else:
+        tell(f"vaecore: note: no training: {out_dir} holds no checkpoint, so the shipped weights "
+             f"{weights.shipped_dir() / source}.pt are evaluated (VAECORE_SHIPPED=off trains instead)")
         model = weights.load(source, resolve_device(config.device))
-        shipped = weights.shipped()[source]
-        history, train_images = shipped["history"], shipped["train_images"]
+        record = weights.read_metrics(weights.shipped_dir() / f"{source}.json")
+        history, train_images = record["history"], record["train_images"]
 
     path = out_dir / "metrics.json"
     metrics = _read_json(path)
@@ -99,10 +120,32 @@ def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: 
         if torch.get_num_threads() != threads:
             metrics["machine"] |= {"threads": threads, "threads_raised_to": torch.get_num_threads()}
     metrics.update(latent_usage(model, test_set.x.to(resolve_device(config.device)))._asdict())
+    check_finite(metrics, f"the run in {out_dir}")
     metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
     metrics["shipped_weights"] = source
     write_atomically(path, lambda file: file.write(json.dumps(metrics, indent=1).encode()))
     return Run(model, history, metrics, test_set)
+
+
+def check_finite(values: dict, what: str) -> None:
+    """Raise :class:`NotFinite` naming ``what`` and the first NaN or infinite number in ``values``,
+    nested ones too (the history): such a number is no result, and must not reach a page."""
+    for key, value in _numbers(values):
+        if not math.isfinite(value):
+            raise NotFinite(f"{what} gave {key} = {value}: its model is numerically broken, and nothing "
+                            f"was recorded; train it with a smaller lr")
+
+
+def _numbers(value: object, key: str = "") -> Iterator[tuple[str, float]]:
+    """Every float in nested dicts and lists, with its place: ``history.test_total[2]``."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{key}[{index}]")
+    elif isinstance(value, float):
+        yield key, value
 
 
 def _read_json(path: Path) -> dict:

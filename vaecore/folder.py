@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import tempfile
@@ -85,13 +86,33 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
             os.fsync(file.fileno())  # the rename must not outlive the data on a crash
         os.replace(tmp, path)
     except BaseException as error:
+        cause = _os_error(error, path.parent)  # before the unlink frees the partial file's space
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
+        if cause is not None:
             kept = f"the previous {path.name} is kept" if path.exists() else "nothing was written"
-            raise OutputError(f"could not write {path.name} in {path.parent} ({error.strerror or error}); "
+            raise OutputError(f"could not write {path.name} in {path.parent} ({cause.strerror or cause}); "
                               f"{kept}: free some space or fix the folder, then run again") from None
         raise
+
+
+def _os_error(error: BaseException, folder: Path) -> OSError | None:
+    """The failed system call behind a failed write, however the writing library wrapped it.
+
+    torch.save reports a full disk as a RuntimeError ("unexpected pos"), raised while handling
+    the OSError; a library that drops the OSError leaves a full disk to be seen as one.
+    """
+    if not isinstance(error, Exception):  # Ctrl-C stays Ctrl-C
+        return None
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_bavail == 0:
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return None
 
 
 def _unwritable(folder: Path, error: OSError) -> OutputError:

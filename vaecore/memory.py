@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import resource
+from pathlib import Path
 
 import torch
 
@@ -35,10 +37,62 @@ def needed_bytes(config: Config) -> int:
 
 
 def available(config: Config) -> tuple[int, str]:
-    """The memory in bytes of the device ``config`` trains on (the GPU's, else the RAM), and its name."""
+    """The most memory in bytes a run of ``config`` can have, and what sets it, in words.
+
+    On a GPU, its memory. On the CPU, the least of the machine's memory, this process's
+    cgroup limit (:func:`cgroup_limit`; exceeding it gets the process killed without a word)
+    and what its address-space and data rlimits leave (exceeding them fails an allocation).
+    """
     if config.device == "cuda" and torch.cuda.is_available():
-        return torch.cuda.get_device_properties(0).total_memory, "the GPU"
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine"
+        return torch.cuda.get_device_properties(0).total_memory, "the GPU has"
+    limits = [(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine has")]
+    if (cgroup := cgroup_limit()) is not None:
+        limits.append((cgroup, "this process's cgroup allows"))
+    for name, used in (("RLIMIT_AS", "VmSize"), ("RLIMIT_DATA", "VmData")):
+        soft = resource.getrlimit(getattr(resource, name))[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append((max(0, soft - _status_bytes(used)), f"this process's {name} leaves"))
+    return min(limits)
+
+
+def cgroup_limit(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The smallest memory limit in bytes of this process's cgroup and its ancestors, if any.
+
+    cgroup v2's ``memory.max`` (mounted at ``root``, or at ``root/unified`` beside v1) and
+    v1's ``memory.limit_in_bytes`` (at ``root/memory``); "max" and v1's huge default mean none.
+    """
+    try:
+        lines = proc.read_text().splitlines()
+    except OSError:
+        return None
+    files = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            files += [(base, Path(path), "memory.max") for base in (root, root / "unified")]
+        elif "memory" in controllers.split(","):
+            files.append((root / "memory", Path(path), "memory.limit_in_bytes"))
+    limits = []
+    for base, path, name in files:
+        for folder in (path, *path.parents):  # an ancestor's limit holds too
+            try:
+                text = (base / folder.relative_to("/") / name).read_text().strip()
+            except (OSError, ValueError):
+                continue
+            if text.isdigit() and int(text) < 2**62:  # v1 writes "no limit" as about 2**63
+                limits.append(int(text))
+    return min(limits, default=None)
+
+
+def _status_bytes(key: str) -> int:
+    """A size in ``/proc/self/status`` (``VmSize``: the address space mapped now), in bytes; 0 if unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def check_fits(config: Config) -> None:
@@ -55,7 +109,7 @@ def check_fits(config: Config) -> None:
     key = fits[0] if fits else min(smaller, key=smaller.get)
     value = getattr(config, key)
     raise ConfigError(f"config key {key!r} ({_short(value)}) makes the run need {_gib(need)} of memory, "
-                      f"but {where} has {have / 2**30:,.0f} GiB; make it smaller")
+                      f"but {where} {have / 2**30:,.{1 if have < 10 * 2**30 else 0}f} GiB; make it smaller")
 
 
 def _gib(size: int) -> str:

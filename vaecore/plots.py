@@ -130,7 +130,7 @@ def latent_codes(model: VAE, data: Split, max_points: int | None = None, seed: i
     else:
         if model.n > 2:
             with progress_bar(total=1, desc=f"t-SNE map of {len(mu):,} codes", unit="map") as bar:
-                mu = TSNE(n_components=2, init="pca", random_state=seed).fit_transform(mu)
+                mu = tsne(mu, seed)
                 bar.update()
         for label in labels:
             points = mu[y == label]
@@ -144,6 +144,15 @@ def latent_codes(model: VAE, data: Split, max_points: int | None = None, seed: i
     if model.n == 2:
         ax.set_aspect("equal", adjustable="datalim")
     return fig
+
+
+def tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A t-SNE map (N, 2) of ``points`` (N, d). Its perplexity, scikit-learn's 30, must stay below N:
+    for fewer than 91 points it is (N - 1) / 3, and a single point is mapped to the origin."""
+    if len(points) < 2:
+        return np.zeros((len(points), 2), dtype=points.dtype)
+    perplexity = min(30.0, (len(points) - 1) / 3)
+    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(points)
 
 
 def settled(epochs: int) -> int:
@@ -228,8 +237,10 @@ def interpolate(model: VAE, a: torch.Tensor, b: torch.Tensor, steps: int = 10) -
 @styled
 def interpolations(model: VAE, x: torch.Tensor, pairs: int = 6, steps: int = 10) -> Figure:
     """Row i runs from test image ``x[2i]`` (left) to ``x[2i + 1]`` (right) through the decoded
-    :func:`interpolate` path between their codes."""
-    a, b = x[0:2 * pairs:2], x[1:2 * pairs:2]  # (pairs, M) each
+    :func:`interpolate` path between their codes; as many rows as ``x`` has pairs, and one for a
+    single image, which runs to itself."""
+    pairs = max(1, min(pairs, len(x) // 2))
+    a, b = x[0:2 * pairs:2], x[1:2 * pairs:2] if len(x) > 1 else x[:1]  # (pairs, M) each
     rows = torch.cat([a[:, None], interpolate(model, a, b, steps), b[:, None]], dim=1)  # (pairs, steps + 2, M)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.3 + len(a) * WIDTH / (steps + 2)))
     _show_grid(ax, rows.flatten(0, 1), nrow=steps + 2)

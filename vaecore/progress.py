@@ -66,6 +66,13 @@ def progress_bar(total: int, desc: str, unit: str, initial: int = 0, enabled: bo
                 ncols=100 if lines else None, ascii=lines)
 
 
+def tell(message: str) -> None:
+    """Say ``message`` on the process's own stderr, as a line: a terminal sees it, a page never."""
+    stream = _terminal()
+    if stream is not None:
+        stream.write(message + "\n")
+
+
 def report_epoch(folder: Path, epoch: int, epochs: int, train: float, test: float) -> None:
     """Record a run's latest epoch in ``folder/progress.json`` (whole, never half-written)."""
     record = json.dumps({"epoch": epoch, "epochs": epochs, "train": train, "test": test}).encode()

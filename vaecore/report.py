@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vaecore.config import Config
 from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost
+from vaecore.weights import read_metrics
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
 # The only numbers in the book typed by hand, and only to compare against.
@@ -34,8 +35,12 @@ _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 
 
 def load_runs(folder: str | Path) -> dict[str, dict]:
-    """Every ``<name>.json`` metrics file in ``folder``, by name."""
-    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(folder).glob("*.json"))}
+    """Every ``<name>.json`` metrics file in ``folder``, by name.
+
+    Raises:
+        WeightsError: a file is damaged, or from a newer vaecore (naming it).
+    """
+    return {path.stem: read_metrics(path) for path in sorted(Path(folder).glob("*.json"))}
 
 
 def _key(metrics: dict) -> tuple[int, float]:

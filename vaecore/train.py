@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -41,11 +40,20 @@ class CheckpointExists(VaecoreError, FileExistsError):
     """A checkpoint is in the way of a run that does not resume."""
 
 
+class DeviceUnavailable(VaecoreError):
+    """The config asks for a GPU on a machine without one."""
+
+
 def resolve_device(name: str) -> torch.device:
-    """``cuda`` when asked for and present, else the CPU (with a warning if cuda was asked for)."""
+    """The torch device of a config's ``device``.
+
+    Raises:
+        DeviceUnavailable: ``cuda`` where torch sees no GPU. Training on the CPU instead would
+            record, and title its page, as a GPU run.
+    """
     if name == "cuda" and not torch.cuda.is_available():
-        warnings.warn("device 'cuda' asked for but no GPU is available: training on the CPU")
-        return torch.device("cpu")
+        raise DeviceUnavailable("config key 'device' is 'cuda' but torch sees no GPU on this machine; "
+                                "run it on a machine with one, or set its device to cpu (vaecore train --device cpu)")
     return torch.device(name)
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import torch
 
-from vaecore.config import Config
+from vaecore.config import Config, ConfigError
 from vaecore.errors import VaecoreError
 from vaecore.folder import write_atomically
 from vaecore.model import VAE
+from vaecore.page import params_dir
 
 
 class WeightsError(VaecoreError):
@@ -53,9 +54,36 @@ def save(model: VAE, config: Config, path: Path) -> str:
 
 
 def shipped() -> dict[str, dict]:
-    """The metrics of every shipped model, by name (the params file's stem; ``-gpu`` after it for a GPU run)."""
-    runs = {name: json.loads(path.read_text()) for name, path in _shipped_files().items()}
+    """The metrics of every shipped model, by name (the params file's stem; ``-gpu`` after it for a GPU run).
+
+    Raises:
+        WeightsError: a metrics file is damaged or from a newer vaecore (naming it).
+    """
+    runs = {name: read_metrics(path) for name, path in _shipped_files().items()}
     return {name: metrics for name, metrics in runs.items() if "weights_sha256" in metrics}
+
+
+def read_metrics(path: Path) -> dict:
+    """A run's metrics, ``metrics.json`` or a page's ``<name>.json``, with a config vaecore can read.
+
+    Raises:
+        WeightsError: the file is missing, not valid JSON, or holds a config this vaecore does
+            not know (one from a newer version); the message names the file.
+    """
+    try:
+        metrics = json.loads(path.read_text())
+    except OSError as error:
+        raise WeightsError(f"cannot read {path} ({error.strerror or error}); restore it with git checkout") from None
+    except ValueError as error:
+        raise WeightsError(f"{path} is not valid JSON ({error}): it is damaged or truncated; "
+                           f"restore it with git checkout") from None
+    try:
+        Config.from_dict(metrics["config"])
+    except (ConfigError, KeyError, TypeError) as error:
+        what = f"a config this vaecore cannot read ({error})" if isinstance(error, ConfigError) else "no config"
+        raise WeightsError(f"{path} holds {what}; it may come from a newer vaecore: update vaecore, "
+                           f"or restore the file with git checkout") from None
+    return metrics
 
 
 def find(config: Config) -> str | None:
@@ -63,12 +91,35 @@ def find(config: Config) -> str | None:
 
     The device counts: a GPU run's numbers differ from the CPU run's in the last decimals, so a
     GPU page evaluates the GPU run's weights (``<name>-gpu``), never the CPU run's as if they were its own.
+    A metrics file that cannot be read is passed over unless its params file,
+    ``params/<name>.yaml``, is ``config``'s run: then it was the one needed, and is named.
+
+    Raises:
+        WeightsError: the metrics file of ``config``'s run cannot be read.
     """
-    for name, metrics in shipped().items():
-        other = Config.from_dict(metrics["config"])
-        if (other.fingerprint(), other.epochs, other.device) == (config.fingerprint(), config.epochs, config.device):
+    for name, path in _shipped_files().items():
+        try:
+            metrics = read_metrics(path)
+        except WeightsError:
+            if _same_run(_params_config(path.stem), config):
+                raise
+            continue
+        if "weights_sha256" in metrics and _same_run(Config.from_dict(metrics["config"]), config):
             return name
     return None
+
+
+def _same_run(other: Config | None, config: Config) -> bool:
+    return other is not None and ((other.fingerprint(), other.epochs, other.device)
+                                  == (config.fingerprint(), config.epochs, config.device))
+
+
+def _params_config(name: str) -> Config | None:
+    """The config of ``params/<name>.yaml``, the params file a shipped run is named for, if readable."""
+    try:
+        return Config.from_yaml(params_dir() / f"{name}.yaml")
+    except ConfigError:
+        return None
 
 
 def load(source: str | Path, device: str | torch.device = "cpu") -> VAE:
@@ -104,13 +155,17 @@ def load_with_config(source: str | Path, device: str | torch.device = "cpu") -> 
 
 def _verified(name: str) -> Path:
     """The shipped weights file of ``name``, after checking its SHA-256."""
-    models = shipped()
-    if name not in models:
-        raise WeightsError(f"no shipped model or file {name!r}; shipped models: {', '.join(models) or 'none'}")
-    path = shipped_path(name)
+    files = _shipped_files()
+    if name not in files:
+        names = [name for name, path in files.items() if path.with_suffix(".pt").is_file()]
+        raise WeightsError(f"no shipped model or file {name!r}; shipped models: {', '.join(names) or 'none'}")
+    metrics = read_metrics(files[name])
+    path = files[name].with_suffix(".pt")
+    if "weights_sha256" not in metrics:
+        raise WeightsError(f"{files[name]} records no weights: its run shipped none")
     if not path.is_file():
         raise WeightsError(f"shipped weights {path} are missing; restore them with git checkout")
-    if sha256(path) != models[name]["weights_sha256"]:
+    if sha256(path) != metrics["weights_sha256"]:
         raise WeightsError(f"shipped weights {path} do not match the SHA-256 in {path.with_suffix('.json')}: "
                            f"the file was changed or truncated; restore it with git checkout")
     return path
