@@ -1,5 +1,6 @@
 """The sweep: papermill once per params file on a real Dask cluster; failures, dead workers and Ctrl-C."""
 
+import contextlib
 import errno
 import hashlib
 import http.server
@@ -478,10 +479,10 @@ def free_port():
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow
-def test_a_scheduler_killed_mid_sweep_is_named_with_the_pages_complete(tmp_path, notebook, runs):
-    """Killing the scheduler while a page executes ends the sweep in one sentence (exit 2): the
-    scheduler was lost, the up-to-date page is complete, the running one is not."""
+@contextlib.contextmanager
+def a_sweep_on_a_cluster_of_processes(tmp_path, notebook, *options):
+    """A scheduler and one worker as processes, and a sweep of ``slow`` (n = 5, runs until stopped) and
+    ``done`` (an up-to-date page) on them, started and running ``slow``: yields (scheduler, worker, sweep)."""
     address = f"tcp://127.0.0.1:{free_port()}"
     background = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     scheduler = subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
@@ -493,15 +494,14 @@ def test_a_scheduler_killed_mid_sweep_is_named_with_the_pages_complete(tmp_path,
     slow, done = params_file(tmp_path, "slow", n=5), params_file(tmp_path, "done", n=2)
     page(out, "done")
     command = [sys.executable, "-m", "vaecore.cli", "sweep", str(slow), str(done), "--notebook", str(notebook),
-               "--outdir", str(out), "--scheduler", address]
+               "--outdir", str(out), "--scheduler", address, *options]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
         while not attempts(5):
             assert first.poll() is None and time.monotonic() < deadline, "the slow configuration never started"
             time.sleep(0.5)
-        os.killpg(scheduler.pid, signal.SIGKILL)
-        stdout, stderr = first.communicate(timeout=120)
+        yield address, scheduler, worker, first
     finally:
         first.kill()
         for process in (worker, scheduler):
@@ -512,7 +512,29 @@ def test_a_scheduler_killed_mid_sweep_is_named_with_the_pages_complete(tmp_path,
                 os.kill(int(pid), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_mid_sweep_is_named_with_the_pages_complete(tmp_path, notebook, runs):
+    """Killing the scheduler while a page executes ends the sweep in one sentence (exit 2): the
+    scheduler was lost, the up-to-date page is complete, the running one is not."""
+    with a_sweep_on_a_cluster_of_processes(tmp_path, notebook) as (address, scheduler, _, first):
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 2, stderr
     assert f"vaecore: error: lost the Dask scheduler at {address} mid-sweep: done complete, slow not" in stderr
     assert "Traceback" not in stdout + stderr and "NoneType" not in stdout
-    assert not (out / "slow.ipynb").exists()
+    assert not (tmp_path / "out" / "slow.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_workers_all_left_ends_after_the_wait(tmp_path, notebook, runs):
+    """The only worker dies mid-run and none joins: Dask would keep the task for ever; the sweep ends
+    after --wait seconds in one sentence naming the scheduler and the pages complete."""
+    with a_sweep_on_a_cluster_of_processes(tmp_path, notebook, "--wait", "3") as (address, _, worker, first):
+        os.killpg(worker.pid, signal.SIGKILL)
+        stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 2, stderr
+    assert (f"vaecore: error: the Dask scheduler at {address} has had no worker for 3 s mid-sweep: "
+            f"done complete, slow not") in stderr
+    assert "Traceback" not in stdout + stderr

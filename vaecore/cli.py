@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                             "configurations instead (default: $VAECORE_SCHEDULER); start them with "
                             "--resources notebook=1")
     sweep.add_argument("--wait", type=float, default=60,
-                       help="seconds to wait for the first worker of --scheduler (default 60)")
+                       help="seconds to wait for the first worker of --scheduler, and for a new one after "
+                            "all have left (default 60)")
     sweep.add_argument("--force", action="store_true", help="rerun up-to-date configurations too")
     sweep.add_argument("--retrain", action="store_true",
                        help="train configurations that have no checkpoint even where the book ships their "

@@ -381,13 +381,17 @@ def connect(scheduler: str | None, workers: int, wait: float = WORKERS_SECONDS) 
                        "threads_per_worker": threads[0] if len(threads) == 1 else threads}
 
 
-def lost(scheduler: str | None, configs: dict[str, tuple[Path, Config, dict]], outdir: Path, notebook: Path) -> str:
-    """What to say when the scheduler is gone mid-sweep: which pages are complete, which not."""
+def lost(scheduler: str | None, configs: dict[str, tuple[Path, Config, dict]], outdir: Path, notebook: Path,
+         deserted: float | None = None) -> str:
+    """What to say when the scheduler is gone mid-sweep, or has had no worker for ``deserted`` seconds:
+    which pages are complete, which not."""
     done = [name for name, (path, _, _) in configs.items() if not is_stale(path, outdir / f"{name}.ipynb", notebook)]
     left = [name for name in configs if name not in done]
-    return (f"lost the Dask scheduler{f' at {scheduler}' if scheduler else ''} mid-sweep: "
-            f"{', '.join(done) or 'no page'} complete, {', '.join(left)} not; restart it and its workers, "
-            f"then rerun the same command to finish them")
+    where = f" at {scheduler}" if scheduler else ""
+    what = (f"lost the Dask scheduler{where}" if deserted is None
+            else f"the Dask scheduler{where} has had no worker for {deserted:g} s")
+    return (f"{what} mid-sweep: {', '.join(done) or 'no page'} complete, {', '.join(left)} not; "
+            f"restart the scheduler and its workers, then rerun the same command to finish them")
 
 
 def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
@@ -416,7 +420,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
             offer the resource ``notebook``.
         retrain: train configurations without a checkpoint even where the book ships their
             weights (else their pages evaluate those weights).
-        wait: seconds to wait for the first worker of ``scheduler``.
+        wait: seconds to wait for the first worker of ``scheduler``, and for a new one after all have left.
 
     Returns:
         The names of the configurations that failed.
@@ -476,6 +480,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                     submit_next()
                 with progress_bar(total=len(todo), desc="sweep", unit="config") as bar:
                     shown = time.monotonic()
+                    alone_since = None  # since when the scheduler has had no worker
                     while not pending.is_empty():
                         ready = pending.next_batch(block=False)
                         if not ready:  # show where the running configurations are, and look again
@@ -483,6 +488,10 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                             if not bar.disable and time.monotonic() - shown >= bar.mininterval:  # logs: every 30 s
                                 bar.refresh()
                                 shown = time.monotonic()
+                            # Dask keeps the tasks of workers that all left until one joins: bound that wait
+                            alone_since = None if client.nthreads() else alone_since or time.monotonic()
+                            if alone_since and time.monotonic() - alone_since >= wait:
+                                raise SweepError(lost(scheduler, configs, outdir, notebook, deserted=wait))
                             time.sleep(2)
                         if any(future.status == "cancelled" for future in ready) or client.status != "running":
                             # only the scheduler cancels our tasks, as it leaves: its workers went with it
