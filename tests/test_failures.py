@@ -336,6 +336,22 @@ def test_evaluating_shipped_weights_instead_of_training_says_so(env, shelf, capf
     assert "no training" in err and str(shelf / "tiny.pt") in err
 
 
+def test_a_gpu_runs_shipped_weights_are_evaluated_from_their_own_folder(env, shelf, capfd, monkeypatch):
+    """A GPU page's stand-in, ``<name>-gpu``, is read from the GPU runs' folder beside the shipped
+    models: its weights, and the history its page shows."""
+    gpu = shelf.parent / "experiments-gpu"
+    gpu.mkdir()
+    for suffix in ("pt", "json"):
+        (gpu / f"tiny.{suffix}").write_bytes((shelf / f"tiny.{suffix}").read_bytes())
+    (shelf / "tiny.json").unlink()  # only the GPU run's copy can answer
+    monkeypatch.setattr(vaecore.weights, "find", lambda config: "tiny-gpu")
+    config = Config.from_dict({**TINY, "hidden": tuple(TINY["hidden"])})
+    result = vaecore.experiment.run(config, env / "page", progress=False)
+    assert result.metrics["shipped_weights"] == "tiny-gpu"
+    assert result.history == json.loads((gpu / "tiny.json").read_text())["history"]
+    assert str(gpu / "tiny.pt") in capfd.readouterr().err
+
+
 def truncated(path):
     path.write_text(path.read_text()[:200])
 

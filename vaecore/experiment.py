@@ -108,9 +108,9 @@ def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: 
         train_images = len(train_set.x)
     else:
         tell(f"vaecore: note: no training: {out_dir} holds no checkpoint, so the shipped weights "
-             f"{weights.shipped_dir() / source}.pt are evaluated (VAECORE_SHIPPED=off trains instead)")
+             f"{weights.shipped_path(source)} are evaluated (VAECORE_SHIPPED=off trains instead)")
         model = weights.load(source, resolve_device(config.device))
-        record = weights.read_metrics(weights.shipped_dir() / f"{source}.json")
+        record = weights.shipped_metrics(source)  # a GPU run's (<name>-gpu) from the GPU runs' folder
         history, train_images = record["history"], record["train_images"]
 
     path = out_dir / "metrics.json"

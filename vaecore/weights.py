@@ -43,6 +43,11 @@ def shipped_path(name: str) -> Path:
     return _shipped_files()[name].with_suffix(".pt")
 
 
+def shipped_metrics(name: str) -> dict:
+    """The metrics of the shipped model ``name`` (see :func:`shipped`), read by :func:`read_metrics`."""
+    return read_metrics(_shipped_files()[name])
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -157,9 +162,9 @@ def _verified(name: str) -> Path:
     """The shipped weights file of ``name``, after checking its SHA-256."""
     files = _shipped_files()
     if name not in files:
-        names = [name for name, path in files.items() if path.with_suffix(".pt").is_file()]
+        names = [known for known, path in files.items() if path.with_suffix(".pt").is_file()]
         raise WeightsError(f"no shipped model or file {name!r}; shipped models: {', '.join(names) or 'none'}")
-    metrics = read_metrics(files[name])
+    metrics = shipped_metrics(name)
     path = files[name].with_suffix(".pt")
     if "weights_sha256" not in metrics:
         raise WeightsError(f"{files[name]} records no weights: its run shipped none")
