@@ -147,6 +147,11 @@ class Config:
         return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def params_dir() -> Path:
+    """The repository's ``params/``: one YAML file per configuration, named for its run."""
+    return Path(__file__).resolve().parents[1] / "params"
+
+
 class _NoAliasLoader(yaml.SafeLoader):
     """YAML without aliases: ``*name`` can repeat a node exponentially often."""
 

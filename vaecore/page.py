@@ -6,11 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from vaecore import weights
-from vaecore.config import Config, ConfigError
-
-
-def params_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "params"
+from vaecore.config import Config, ConfigError, params_dir
 
 
 def title(config: Config) -> str:

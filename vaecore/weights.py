@@ -15,11 +15,10 @@ from pathlib import Path
 
 import torch
 
-from vaecore.config import Config, ConfigError
+from vaecore.config import Config, ConfigError, params_dir
 from vaecore.errors import VaecoreError
 from vaecore.folder import write_atomically
 from vaecore.model import VAE
-from vaecore.page import params_dir
 
 
 class WeightsError(VaecoreError):
