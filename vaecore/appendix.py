@@ -11,7 +11,7 @@ from torchvision.utils import make_grid
 
 from vaecore import weights
 from vaecore.plots import decode_mean
-from vaecore.report import _like_report, _row, table1_runs
+from vaecore.report import follows_protocol, markdown_row, table1_runs
 
 # one figure of small multiples per family fills a page of the PDF: its width and most height, inches
 PAGE = (6.3, 8.0)
@@ -30,7 +30,7 @@ def families(cpu: dict[str, dict], gpu: dict[str, dict]) -> dict[str, dict[str, 
         gpu: the GPU runs' metrics by name (``book/experiments-gpu``).
     """
     table1 = table1_runs(cpu)
-    seeds = {name: m for name, m in cpu.items() if m["config"]["seed"] != 0 and _like_report(m)}
+    seeds = {name: m for name, m in cpu.items() if m["config"]["seed"] != 0 and follows_protocol(m)}
     rest = {name: m for name, m in cpu.items() if name not in table1 and name not in seeds}
     groups = {"table1": table1, "seeds": dict(sorted(seeds.items(), key=_order)),
               "gpu": {f"{name}-gpu": m for name, m in table1_runs(gpu).items()},
@@ -58,12 +58,12 @@ def page_path(name: str) -> str:
 def runs_table(runs: dict[str, dict]) -> str:
     """A family's runs as a markdown table: the run (its page's name, linked to it), n, β, seed, the
     test numbers D, R, D + βR and IWAE NLL, and the first 8 hex digits of the weights' SHA-256."""
-    lines = [_row(["run", "n", "β", "seed", "D", "R", "D + βR", "IWAE NLL", "SHA-256"]),
-             _row(["---", *["---:"] * 7, "---"])]
+    lines = [markdown_row(["run", "n", "β", "seed", "D", "R", "D + βR", "IWAE NLL", "SHA-256"]),
+             markdown_row(["---", *["---:"] * 7, "---"])]
     for name, m in runs.items():
         config = m["config"]
         path = page_path(name)
-        lines.append(_row([f"[{path.split('/')[-1]}]({path}.ipynb)", config["n"], f"{config['beta']:g}",
+        lines.append(markdown_row([f"[{path.split('/')[-1]}]({path}.ipynb)", config["n"], f"{config['beta']:g}",
                            config["seed"], f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
                            f"{m['test_total']:.2f}", f"{m['test_iwae_nll']:.2f}", f"`{m['weights_sha256'][:8]}`"]))
     return "\n".join(lines)

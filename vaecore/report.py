@@ -47,12 +47,12 @@ def _key(metrics: dict) -> tuple[int, float]:
     return metrics["config"]["n"], float(metrics["config"]["beta"])
 
 
-def _like_report(metrics: dict) -> bool:
+def follows_protocol(metrics: dict) -> bool:
     """Run at the report's protocol (:func:`departures`), as its Table 1 was."""
     return not departures(metrics["config"])
 
 
-def _row(cells: list) -> str:
+def markdown_row(cells: list) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
@@ -121,14 +121,14 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     ours = table1_runs(runs)
     if not ours:
         return "*No run of the report's configurations yet.*"
-    lines = [_row(["configuration", "D", "R", "D + βR", "Δ", "D + R", "IWAE NLL"]),
-             _row(["---"] + ["---:"] * 6)]
+    lines = [markdown_row(["configuration", "D", "R", "D + βR", "Δ", "D + R", "IWAE NLL"]),
+             markdown_row(["---"] + ["---:"] * 6)]
     for name, m in ours.items():
         bce, kl, total = ORIGINAL_TABLE1[_key(m)]
-        lines.append(_row([_link(name, m, pages), f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
+        lines.append(markdown_row([_link(name, m, pages), f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
                            f"{m['test_total']:.2f}", difference(m["test_total"], total),
                            f"{m['test_recon'] + m['test_kl']:.2f}", f"{m['test_iwae_nll']:.2f}"]))
-        lines.append(_row(["*report*", f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "", f"{bce + kl:.2f}", "–"]))
+        lines.append(markdown_row(["*report*", f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "", f"{bce + kl:.2f}", "–"]))
     return "\n".join(lines)
 
 
@@ -145,7 +145,7 @@ def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tupl
     with more than one seed are included.
     """
     groups: dict[tuple[int, float], list[dict]] = {}
-    for metrics in filter(_like_report, runs.values()):
+    for metrics in filter(follows_protocol, runs.values()):
         groups.setdefault(_key(metrics), []).append(metrics)
     spread = {}
     for key, group in sorted(groups.items()):
@@ -163,15 +163,15 @@ def seed_table(runs: dict[str, dict]) -> str:
     """The seed spread as markdown: the mean ± standard deviation of the objective D + βR and of
     the IWAE NLL over the seeds, beside the report's total and their difference (the number of
     seeds is :func:`seed_counts`)."""
-    lines = [_row(["configuration", "D + βR", "report", "Δ mean", "IWAE NLL"]),
-             _row(["---"] + ["---:"] * 4)]
+    lines = [markdown_row(["configuration", "D + βR", "report", "Δ mean", "IWAE NLL"]),
+             markdown_row(["---"] + ["---:"] * 4)]
     spread = seed_spread(runs)
     if not spread:  # an empty table has no body, which LaTeX cannot typeset
         return "*No configuration has been run with more than one seed yet.*"
     for key, stats in spread.items():
         mean, std, count = stats["test_total"]
         report = ORIGINAL_TABLE1.get(key, (None, None, None))[2]
-        lines.append(_row([_label(*key, nbsp=True), f"{mean:.2f}{NBSP}±{NBSP}{std:.2f}",
+        lines.append(markdown_row([_label(*key, nbsp=True), f"{mean:.2f}{NBSP}±{NBSP}{std:.2f}",
                            f"{report:.2f}" if report else "–",
                            difference(mean, report) if report else "–",
                            f"{stats['test_iwae_nll'][0]:.2f}{NBSP}±{NBSP}{stats['test_iwae_nll'][1]:.2f}"]))
@@ -191,15 +191,15 @@ def metrics_table(metrics: dict) -> str:
             ("rate R (KL)", metrics["test_kl"]),
             (f"objective D + βR, β = {metrics['config']['beta']:g}", metrics["test_total"]),
             (f"IWAE NLL (k = {metrics['iwae_k']})", metrics["test_iwae_nll"])]
-    lines = [_row(["test set, nats per image", "value"]), _row(["---", "---:"])]
-    lines += [_row([name, f"{value:.2f}"]) for name, value in rows]
+    lines = [markdown_row(["test set, nats per image", "value"]), markdown_row(["---", "---:"])]
+    lines += [markdown_row([name, f"{value:.2f}"]) for name, value in rows]
     return "\n".join(lines)
 
 
 def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
     """The seed-0 runs of the report's Table 1 configurations at its protocol, by name, in the report's order."""
     ours = [(name, m) for name, m in runs.items()
-            if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and _like_report(m)]
+            if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and follows_protocol(m)]
     order = list(ORIGINAL_TABLE1)
     return dict(sorted(ours, key=lambda item: order.index(_key(item[1]))))
 
@@ -311,8 +311,8 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
         threads each, the wall-clock minutes, the matmul floor of the same configurations in
         minutes and the ratio of the two where the record has them, and the code version that ran them.
     """
-    lines = [_row(["sweep", "hardware", "at once", "threads", "minutes", "floor", "ratio", "version"]),
-             _row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---"])]
+    lines = [markdown_row(["sweep", "hardware", "at once", "threads", "minutes", "floor", "ratio", "version"]),
+             markdown_row(["---", "---", "---:", "---:", "---:", "---:", "---:", "---"])]
     for label, path in records.items():
         path = Path(path)
         if not path.exists():
@@ -321,7 +321,7 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
         machine = timing["machine"]
         where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
         floor = [f"{timing['floor_minutes']:.1f}", f"{timing['wall_over_floor']:.2f}"] if "floor_minutes" in timing else ["–"] * 2
-        lines.append(_row([label, where, timing["workers"], timing["threads_per_worker"],
+        lines.append(markdown_row([label, where, timing["workers"], timing["threads_per_worker"],
                            f"{timing['wall_minutes']:.1f}", *floor, timing["commit"][:7]]))
     if len(lines) == 2:
         return "*No sweep has been timed as one command yet.*"
@@ -366,8 +366,8 @@ def bench_table(records: dict[str, str | Path]) -> str:
         ("t-SNE map, s (codes)", lambda b: f"{b['evaluation']['tsne_seconds']:.0f} ({b['evaluation']['tsne_codes']:,})"),
         ("the other figures, s", lambda b: f"{b['evaluation']['figures_seconds']:.1f}"),
     ]
-    lines = [_row(["", *benches]), _row(["---", *["---:"] * len(benches)])]
-    lines += [_row([label, *(cell(bench, value) for bench in benches.values())]) for label, value in rows]
+    lines = [markdown_row(["", *benches]), markdown_row(["---", *["---:"] * len(benches)])]
+    lines += [markdown_row([label, *(cell(bench, value) for bench in benches.values())]) for label, value in rows]
     return "\n".join(lines)
 
 

@@ -9,25 +9,18 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from vaecore import plots
-from vaecore.config import Config
 from vaecore.model import VAE
-from vaecore.report import ORIGINAL_TABLE1
+from vaecore.report import ORIGINAL_TABLE1, follows_protocol
 from vaecore.style import WIDTH, styled
 
 STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
 
 
 def grid(runs: dict[str, dict], n: int) -> list[tuple[float, str, dict]]:
-    """The runs of latent size ``n`` at the report's protocol and seed 0, as (beta, name, metrics)
-    by increasing beta."""
-    protocol = Config(n=n)
-    chosen = []
-    for name, metrics in runs.items():
-        config = Config.from_dict(metrics["config"])
-        if (config.n, config.seed, config.epochs, config.train_size, config.test_size, config.dataset,
-                config.likelihood, config.hidden) == (n, 0, protocol.epochs, None, None, protocol.dataset,
-                                                      protocol.likelihood, protocol.hidden):
-            chosen.append((config.beta, name, metrics))
+    """The runs of latent size ``n`` at the report's protocol (:func:`vaecore.report.follows_protocol`)
+    and seed 0, as (beta, name, metrics) by increasing beta."""
+    chosen = [(m["config"]["beta"], name, m) for name, m in runs.items()
+              if m["config"]["n"] == n and m["config"]["seed"] == 0 and follows_protocol(m)]
     return sorted(chosen, key=lambda row: row[0])
 
 
