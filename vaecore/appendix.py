@@ -7,10 +7,9 @@ import math
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
-from torchvision.utils import make_grid
 
 from vaecore import weights
-from vaecore.plots import decode_mean
+from vaecore.plots import decode_mean, sample_codes, tiles
 from vaecore.report import follows_protocol, markdown_row, table1_runs
 
 # one figure of small multiples per family fills a page of the PDF: its width and most height, inches
@@ -82,9 +81,8 @@ def small_multiples(runs: dict[str, dict], samples: int = 16, seed: int = 0) -> 
     side = math.isqrt(samples)
     for ax, (name, m) in zip(axes.flat, runs.items()):
         model = weights.load(name)
-        z = torch.randn(samples, model.n, generator=torch.Generator().manual_seed(seed))
-        images = decode_mean(model, z).reshape(-1, 1, 28, 28)
-        ax.imshow(make_grid(images, nrow=side, padding=1, pad_value=0.0)[0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+        images = decode_mean(model, sample_codes(model.n, samples, seed))
+        ax.imshow(tiles(images, side), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"{label(m)}\nD + βR = {m['test_total']:.2f}", fontsize=8)
     for ax in axes.flat:
         ax.set_axis_off()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaecore import study, weights
+from vaecore import plots, study, weights
 from vaecore.data import Split
 from vaecore.errors import VaecoreError
 
@@ -122,7 +122,7 @@ def page_data(test: Split, points: int = 1000, strip: int = 12, draws: int = 16,
     models = families()
     means = {name: weights.load(name).encode for models_n in models.values() for _, name in models_n}
     x, strip_x = test.x[:points], test.x[:strip]
-    z = torch.randn(draws, 64, generator=torch.Generator().manual_seed(seed))  # (draws, 64)
+    z = plots.sample_codes(64, draws, seed)  # (draws, 64)
     return {
         "n2": {"names": [name for _, name in models[2]], "betas": [beta for beta, _ in models[2]],
                "labels": test.y[:points].tolist(),

@@ -195,8 +195,7 @@ def loss_curves(history: dict[str, list]) -> Figure:
 def reconstructions(model: VAE, x: torch.Tensor, count: int = 12) -> Figure:
     """Originals (top row) above their reconstructions from the posterior mean (bottom row)."""
     x = x[:count]
-    device = next(model.parameters()).device
-    recon = decode_mean(model, model.encode(x.to(device))[0])
+    recon = reconstruct(model, x)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.35 + 2 * WIDTH / max(len(x), 12)))
     _show_grid(ax, torch.cat([x, recon]), nrow=len(x))
     ax.set_axis_off()
@@ -207,7 +206,7 @@ def reconstructions(model: VAE, x: torch.Tensor, count: int = 12) -> Figure:
 @styled
 def prior_samples(model: VAE, count: int = 64, seed: int = 0, per_row: int = 16) -> Figure:
     """Decoded means of z ~ N(0, I) drawn from the prior, ``per_row`` to a row."""
-    z = torch.randn(count, model.n, generator=torch.Generator().manual_seed(seed))
+    z = sample_codes(model.n, count, seed)
     per_row = min(per_row, count)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.3 + math.ceil(count / per_row) * WIDTH / per_row))
     _show_grid(ax, decode_mean(model, z), nrow=per_row)
