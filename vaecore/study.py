@@ -170,7 +170,8 @@ def usage(runs: dict[str, dict]) -> Figure:
     right.set_ylabel("rate of the dimension (nats)")
     right.grid(True)
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=right, label="β")
-    bar.set_ticks(_beta_ticks([b for b, _, _ in rows]), labels=[_label(t) for t in _beta_ticks([b for b, _, _ in rows])])
+    ticks = _beta_ticks([b for b, _, _ in rows])
+    bar.set_ticks(ticks, labels=[_label(t) for t in ticks])
     bar.minorticks_off()
     return fig
 
