@@ -63,8 +63,9 @@ def runs_table(runs: dict[str, dict]) -> str:
         config = m["config"]
         path = page_path(name)
         lines.append(markdown_row([f"[{path.split('/')[-1]}]({path}.ipynb)", config["n"], f"{config['beta']:g}",
-                           config["seed"], f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
-                           f"{m['test_total']:.2f}", f"{m['test_iwae_nll']:.2f}", f"`{m['weights_sha256'][:8]}`"]))
+                                   config["seed"], f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
+                                   f"{m['test_total']:.2f}", f"{m['test_iwae_nll']:.2f}",
+                                   f"`{m['weights_sha256'][:8]}`"]))
     return "\n".join(lines)
 
 

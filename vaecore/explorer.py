@@ -54,7 +54,7 @@ def decoder_arrays(model: torch.nn.Module) -> list[tuple[np.ndarray, np.ndarray]
 def export(name: str, folder: Path | None = None) -> Path:
     """Write the decoder of the shipped model ``name`` to ``<folder>/<name>.js``; returns the path."""
     folder = exports_dir() if folder is None else Path(folder)
-    model = weights.load(name)
+    model, source = weights.load(name), weights.shipped_path(name)
     layers = decoder_arrays(model)
     kind = dtype(model.n)
     # per layer: the weight row by row, then the bias; little-endian as the browser's typed arrays
@@ -64,8 +64,8 @@ def export(name: str, folder: Path | None = None) -> Path:
         "n": model.n,
         "sizes": [layers[0][0].shape[1]] + [weight.shape[0] for weight, _ in layers],
         "dtype": kind,
-        "source": f"book/experiments/{name}.pt",
-        "source_sha256": weights.sha256(weights.shipped_dir() / f"{name}.pt"),
+        "source": f"book/{source.parent.name}/{source.name}",
+        "source_sha256": weights.sha256(source),
         "data": base64.b64encode(flat.tobytes()).decode("ascii"),
     }
     folder.mkdir(parents=True, exist_ok=True)

@@ -126,9 +126,10 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     for name, m in ours.items():
         bce, kl, total = ORIGINAL_TABLE1[_key(m)]
         lines.append(markdown_row([_link(name, m, pages), f"{m['test_recon']:.2f}", f"{m['test_kl']:.2f}",
-                           f"{m['test_total']:.2f}", difference(m["test_total"], total),
-                           f"{m['test_recon'] + m['test_kl']:.2f}", f"{m['test_iwae_nll']:.2f}"]))
-        lines.append(markdown_row(["*report*", f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "", f"{bce + kl:.2f}", "–"]))
+                                   f"{m['test_total']:.2f}", difference(m["test_total"], total),
+                                   f"{m['test_recon'] + m['test_kl']:.2f}", f"{m['test_iwae_nll']:.2f}"]))
+        lines.append(markdown_row(["*report*", f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "", f"{bce + kl:.2f}",
+                                   "–"]))
     return "\n".join(lines)
 
 
@@ -172,9 +173,9 @@ def seed_table(runs: dict[str, dict]) -> str:
         mean, std, count = stats["test_total"]
         report = ORIGINAL_TABLE1.get(key, (None, None, None))[2]
         lines.append(markdown_row([_label(*key, nbsp=True), f"{mean:.2f}{NBSP}±{NBSP}{std:.2f}",
-                           f"{report:.2f}" if report else "–",
-                           difference(mean, report) if report else "–",
-                           f"{stats['test_iwae_nll'][0]:.2f}{NBSP}±{NBSP}{stats['test_iwae_nll'][1]:.2f}"]))
+                                   f"{report:.2f}" if report else "–",
+                                   difference(mean, report) if report else "–",
+                                   f"{stats['test_iwae_nll'][0]:.2f}{NBSP}±{NBSP}{stats['test_iwae_nll'][1]:.2f}"]))
     return "\n".join(lines)
 
 
@@ -322,7 +323,7 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
         where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
         floor = [f"{timing['floor_minutes']:.1f}", f"{timing['wall_over_floor']:.2f}"] if "floor_minutes" in timing else ["–"] * 2
         lines.append(markdown_row([label, where, timing["workers"], timing["threads_per_worker"],
-                           f"{timing['wall_minutes']:.1f}", *floor, timing["commit"][:7]]))
+                                   f"{timing['wall_minutes']:.1f}", *floor, timing["commit"][:7]]))
     if len(lines) == 2:
         return "*No sweep has been timed as one command yet.*"
     return "\n".join(lines)
