@@ -70,6 +70,19 @@ def locked(folder: str | Path) -> Iterator[Path]:
         os.close(fd)  # releases the lock
 
 
+def writable(folder: Path) -> None:
+    """Create ``folder`` if need be and check that a file can be written in it.
+
+    Raises:
+        OutputError: the folder cannot be created or written.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise _unwritable(folder, error) from None
+
+
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write ``path`` by calling ``write`` on the open ``path.tmp``, then renaming it.
 

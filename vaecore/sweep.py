@@ -27,7 +27,7 @@ from vaecore.config import Config
 from vaecore.cost import matmul_gflops, run_cost
 from vaecore.errors import VaecoreError
 from vaecore.experiment import run_dir
-from vaecore.folder import write_atomically
+from vaecore.folder import writable, write_atomically
 from vaecore.progress import progress_bar, read_epoch
 from vaecore.provenance import commit, machine
 from vaecore.report import departures
@@ -407,7 +407,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
 
     Args:
         params: params files, all validated before anything starts; they run longest first
-            (by :func:`vaecore.bench.run_cost`), in this order among equals.
+            (by :func:`vaecore.cost.run_cost`), in this order among equals.
         notebook: the parameterized notebook.
         outdir: where ``<name>.ipynb``, ``<name>.json`` and ``<name>.pt`` go.
         workers: worker processes of the local cluster, one configuration at a time each.
@@ -428,6 +428,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
     Raises:
         SweepError, ConfigError: an argument or params file is refused (before anything runs),
             or the scheduler was lost mid-sweep (naming the pages that are complete).
+        OutputError: the output folder cannot be created or written (before anything runs).
         Interrupted: on Ctrl-C, after cancelling what had not finished.
     """
     if workers < 1 or not wait >= 0:
@@ -436,12 +437,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         check_address(scheduler)
     configs = at_protocol(load(params, device), outdir)
     check_outputs(notebook, outdir, record)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=outdir).close()
-    except OSError as error:
-        raise SweepError(f"cannot write to the output folder {outdir} ({error.strerror or error}): "
-                         f"make it writable, or give another") from None
+    writable(outdir)
     todo = [name for name, (path, _, _) in configs.items()
             if force or is_stale(path, outdir / f"{name}.ipynb", notebook)]
     for skipped in sorted(set(configs) - set(todo)):
