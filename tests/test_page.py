@@ -43,7 +43,11 @@ def test_command_without_a_params_file_lists_every_value_that_is_not_a_default()
 def test_weights_note_says_when_no_training_ran(params):
     config = params("n2-beta1")
     assert "n2-beta1.pt" in page.weights_note(config, {"weights_sha256": "ab" * 32, "shipped_weights": None})
-    assert "No training ran" in page.weights_note(config, {"shipped_weights": "n2-beta1"})
+    shipped = {"shipped_weights": "n2-beta1", "weights_sha256": "cd" * 32}
+    assert page.weights_note(config, shipped) == ("No training ran for this page: it evaluates the weights shipped as "
+                                                  f"book/experiments/n2-beta1.pt (SHA-256 {'cd' * 8}…).")
+    evaluated = shipped | {"evaluated_on": {"cpu": "Intel Xeon", "threads": 1, "seconds": 99.0}}
+    assert page.weights_note(config, evaluated).endswith(f"{'cd' * 8}…), on Intel Xeon (1 CPU thread).")
 
 
 def test_reproduce_box_names_the_weights_a_rerun_evaluates(params):
@@ -55,8 +59,8 @@ def test_reproduce_box_names_the_weights_a_rerun_evaluates(params):
 
 
 def test_weights_note_names_the_gpu_runs_folder(params):
-    note = page.weights_note(params("n2-beta1"), {"shipped_weights": "n2-beta1-gpu"})
-    assert note.endswith("book/experiments-gpu/n2-beta1.pt.")
+    note = page.weights_note(params("n2-beta1"), {"shipped_weights": "n2-beta1-gpu", "weights_sha256": "ab" * 32})
+    assert f"book/experiments-gpu/n2-beta1.pt (SHA-256 {'ab' * 8}…)" in note
 
 
 def test_versions_in_words():

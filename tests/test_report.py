@@ -6,7 +6,7 @@ import statistics
 import pytest
 
 from vaecore.config import Config
-from vaecore.report import (MINUS, NBSP, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
+from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
                             epochs, largest_difference, load_runs, makespan, metrics_table, outcome, percent,
                             seed_counts, seed_spread, seed_table, signed, sweeps_table, table1, verdict, verdicts)
 
@@ -57,10 +57,10 @@ def test_table1_keeps_seed_0_runs_of_the_report_in_its_order():
     """Other seeds and configurations the report lacks are left out; rows follow the report."""
     runs = {"a": metrics(64, 10.0, 0, 170.0), "b": metrics(2, 1, 0, 150.0),
             "c": metrics(2, 1, 1, 999.0), "d": metrics(16, 1.0, 0, 888.0), "e": metrics(64, 0.1, 0, 70.0)}
-    table = table1(runs)
+    table = table1({name: m for name, m in runs.items() if name != "c"})
     assert [cells(r)[0] for r in rows(table)] == [label(2, 1), "*report*", label(64, 0.1), "*report*",
                                                    label(64, 10), "*report*"]
-    assert "999" not in table and "888" not in table
+    assert "999" not in table1(runs).splitlines()[2] and "888" not in table1(runs)
     assert f"+5.51{NBSP}(+3.8%)" in table  # 150 - 144.49 (n = 2)
     assert f"+3.06{NBSP}(+4.6%)" in table  # 70 - 66.94 (n = 64, beta = 0.1)
 
@@ -74,7 +74,8 @@ def test_only_runs_at_the_reports_protocol_count():
     runs["smoke"] = metrics(2, 1, 0, 524.6) | {"config": smoke.to_dict()}
     for key, value in [("lr", 1e-3), ("batch_size", 128), ("hidden", [512]), ("epochs", 20), ("test_size", 500)]:
         runs[f"n2-seed3-{key}"] = metrics(2, 1, 3, 300.0) | {"config": {"n": 2, "beta": 1, "seed": 3, key: value}}
-    assert [cells(row)[0] for row in rows(table1(runs))] == [label(2, 1), "*report*"]
+    assert [cells(row)[0] for row in rows(table1(runs))] == [label(2, 1), f"*mean{NBSP}±{NBSP}σ, two seeds*",
+                                                             "*report*"]
     assert seed_spread(runs)[(2, 1.0)]["test_total"][2] == 2
     assert outcome(runs)["rows"] == 1 and "524" not in outcome(runs)["sentence"]
 
@@ -128,13 +129,36 @@ def test_seed_spread_groups_int_and_float_beta():
     assert list(seed_spread({"a": metrics(2, 1, 0, 140.0), "b": metrics(2, 1.0, 1, 142.0)})) == [(2, 1.0)]
 
 
+def test_table1_with_seeds_gives_their_mean_and_the_difference_in_sigmas():
+    """A configuration with seeds: its seed-0 row, then the seeds' mean ± σ of every figure, and the
+    difference from the report's total in nats, percent and σ, for both rows."""
+    totals = [100.13, 100.03, 100.23]  # the report's 100.03; mean 100.13, σ 0.10
+    runs = {f"s{s}": metrics(64, 1.0, s, t, recon=t - 20.0, kl=20.0, iwae=t - 4.0) for s, t in enumerate(totals)}
+    header, _, seed0, seeds, report = table1(runs).splitlines()
+    assert cells(header) == ["configuration", "D", "R", "D + βR", "Δ", "Δ/σ", "D + R", "IWAE NLL"]
+    assert cells(seed0)[3:6] == ["100.13", f"+0.10{NBSP}(+0.1%)", "1.0"]
+    assert cells(seeds) == [f"*mean{NBSP}±{NBSP}σ, three seeds*", f"80.13{NBSP}±{NBSP}0.10", f"20.00{NBSP}±{NBSP}0.00",
+                            f"100.13{NBSP}±{NBSP}0.10", f"+0.10{NBSP}(+0.1%)", "1.0", f"100.13{NBSP}±{NBSP}0.10",
+                            f"96.13{NBSP}±{NBSP}0.10"]
+    assert cells(report)[:6] == ["*report*", "76.23", "23.80", "100.03", "", ""]
+
+
 def test_seed_table_row():
-    """The seed table shows mean ± stdev of D + βR and IWAE NLL beside the report's total and their difference."""
-    runs = {"a": metrics(2, 1.0, 0, 140.0, kl=6.0), "b": metrics(2, 1.0, 1, 142.0, kl=8.0)}
-    [row] = rows(seed_table(runs))
+    """The seed table: each seed linked to its page, mean ± σ of D + βR, the difference of the mean from
+    the report's total, and mean ± σ of the IWAE NLL and of the active units."""
+    runs = {"a": metrics(2, 1.0, 0, 140.0, kl=6.0) | {"active_units": 2},
+            "b": metrics(2, 1.0, 1, 142.0, kl=8.0) | {"active_units": 1}}
+    [row] = rows(seed_table(runs, pages="experiments"))
     assert f"{statistics.stdev([140.0, 142.0]):.2f}" == "1.41"
-    assert cells(row) == [label(2, 1), f"141.00{NBSP}±{NBSP}1.41", "144.49",
-                          f"{MINUS}3.49{NBSP}({MINUS}2.4%)", f"138.00{NBSP}±{NBSP}1.41"]
+    assert cells(row) == [label(2, 1), f"[0](experiments/a.ipynb),{NBSP}[1](experiments/b.ipynb)",
+                          f"141.00{NBSP}±{NBSP}1.41", f"{MINUS}3.49{NBSP}({MINUS}2.4%)", f"138.00{NBSP}±{NBSP}1.41",
+                          f"1.5{NBSP}±{NBSP}0.7"]
+
+
+def test_seed_table_without_active_units_shows_a_dash():
+    """Active units need every seed to have counted them."""
+    runs = {"a": metrics(2, 1.0, 0, 140.0) | {"active_units": 2}, "b": metrics(2, 1.0, 1, 142.0)}
+    assert cells(rows(seed_table(runs))[0])[-1] == "–"
 
 
 def test_seed_counts_in_words():
@@ -210,32 +234,48 @@ def test_verdicts_follow_the_report_and_judge_by_the_tolerance():
     """One line per configuration, in the report's order: the difference and the tolerance it is judged by."""
     runs = {"a": metrics(64, 10.0, 0, 180.0), "b": metrics(1, 1, 0, 170.0)}
     first, second = verdicts(runs).splitlines()
-    assert first.startswith(f"- {label(1, 1)}: 170.00 against the report's 161.04")
+    assert first.startswith(f"- {label(1, 1)}: 170.00 (one seed) against the report's 161.04")
     assert f"+8.96{NBSP}(+5.6%), outside the {TOLERANCE:.0%} tolerance" in first
     assert second.startswith(f"- {label(64, 10)}: 180.00") and "within the 1% tolerance" in second
-    assert second.endswith("not repeated with other seeds.")
+    assert second.endswith("not repeated with other seeds, so there is no σ to set Δ against.")
 
 
-def test_verdicts_compare_the_difference_with_the_seed_spread():
-    """Where other seeds were run, the difference in units of their standard deviation."""
+def test_verdicts_judge_the_mean_of_the_seeds_by_their_spread():
+    """Where other seeds were run, the mean's difference in units of their standard deviation σ, and
+    whether it is more than NOISE σ."""
     runs = {"s0": metrics(2, 1, 0, 145.49), "s1": metrics(2, 1, 1, 144.0), "s2": metrics(2, 1, 2, 146.0)}
     [line] = verdicts(runs, pages="experiments").splitlines()
-    std = statistics.stdev([145.49, 144.0, 146.0])
-    assert line.startswith(f"- [{label(2, 1)}](experiments/s0.ipynb): 145.49")
-    assert f"{1.0 / std:.1f} times the standard deviation of its total over three seeds ({std:.2f} nats)." in line
+    mean, std = statistics.mean([145.49, 144.0, 146.0]), statistics.stdev([145.49, 144.0, 146.0])
+    assert line.startswith(f"- [{label(2, 1)}](experiments/s0.ipynb): {mean:.2f}{NBSP}±{NBSP}{std:.2f} over three "
+                           f"seeds against the report's 144.49")
+    assert line.endswith(f"|Δ|{NBSP}={NBSP}{(mean - 144.49) / std:.1f}{NBSP}σ, within the spread of its seeds.")
+    tight = {"s0": metrics(2, 1, 0, 145.0), "s1": metrics(2, 1, 1, 145.1), "s2": metrics(2, 1, 2, 144.9)}
+    [line] = verdicts(tight).splitlines()  # 0.51 nats off with σ = 0.1
+    assert line.endswith(f"{NBSP}σ, more than the spread of its seeds gives (σ{NBSP}={NBSP}0.10 nats).")
 
 
-def test_outcome_counts_rows_within_tolerance_and_names_the_largest_difference():
+def test_outcome_judges_each_row_by_its_seeds_mean_and_names_the_largest_difference():
     runs = {"a": metrics(1, 1, 0, 161.04 * 1.005), "b": metrics(2, 1, 0, 144.49 * 0.98),
             "c": metrics(2, 1, 1, 144.49 * 0.99)}
     result = outcome(runs)
     assert (result["rows"], result["within"], result["largest_name"]) == (2, 1, "b")
-    assert result["largest"] == pytest.approx(-0.02)
+    assert result["largest"] == pytest.approx(-0.015)  # the mean of b and c
     assert result["spread"] == pytest.approx(statistics.stdev([144.49 * 0.98, 144.49 * 0.99]))
-    assert result["sentence"].startswith("One of the report's two Table 1 configurations lands within 1%")
-    assert f"largest difference is {MINUS}2.0% (n = 2, β = 1). Over two seeds" in result["sentence"]
+    assert result["sentence"].startswith("One of the report's two Table 1 configurations lands within 1% of its "
+                                         "totals, one of them by the mean of their seeds;")
+    assert f"largest difference is {MINUS}1.5% (n = 2, β = 1)." in result["sentence"]
+    # n = 2's mean is 2.17 nats below the report, 2.1 of its seeds' σ: beyond NOISE
+    assert result["beyond"] == 1 and NOISE == 2
+    assert f"the one row with seeds differs from the report by more than 2{NBSP}σ: n = 2, β = 1 at 2.1{NBSP}σ ({MINUS}2.17 nats)." in result["sentence"]
+    assert result["noise"].startswith("The standard deviation of a total over seeds, in nats, is "
+                                      f"n{NBSP}={NBSP}2: 1.02. Against")
 
 
+def test_outcome_says_when_every_row_is_within_its_seeds_spread():
+    runs = {"a": metrics(2, 1, 0, 144.0), "b": metrics(2, 1, 1, 145.0)}
+    assert outcome(runs)["beyond"] == 0
+    assert outcome(runs)["sentence"].endswith(f"Every row with seeds is within 2{NBSP}σ of the report, σ being "
+                                              "the spread of its own seeds.")
 def test_outcome_says_all_when_all_are_within():
     runs = {"a": metrics(1, 1, 0, 161.0), "b": metrics(2, 1, 0, 144.5)}
     assert outcome(runs)["sentence"].startswith("All two of the report's")
@@ -312,6 +352,9 @@ def test_verdict_sets_a_run_against_the_reports_row_with_the_seeds_spread():
 def test_verdict_of_a_run_the_report_lacks_points_to_the_beta_table_or_to_its_departures():
     assert "{numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), {})
     assert "no run of n = 64, β = 0.2" in verdict(_run(64, 0.2, 90.0), {})
+    seeds = {f"s{seed}": _run(64, 0.2, 90.0 + seed, seed) for seed in range(3)}
+    assert "{numref}`tab-beta`" in verdict(seeds["s2"], seeds)  # every seed of the β study has its row there
+    assert f"Over three seeds the IWAE NLL of this configuration is " in verdict(seeds["s2"], seeds)
     smoke = verdict(_run(2, 1.0, 170.0, epochs=2, train_size=2000), {})
     assert "departs from the report's protocol (2 epochs, 2,000 training images)" in smoke
     assert "tab-" not in smoke

@@ -104,6 +104,22 @@ def test_run_without_a_checkpoint_evaluates_the_shipped_model_instead_of_trainin
     assert result.metrics["test_total"] == pytest.approx(metrics["test_total"], abs=1e-4)
 
 
+def test_evaluating_shipped_weights_keeps_the_file_and_where_it_trained(shelf, trained, data_root, tmp_path):
+    """The page's weights are the shipped file byte for byte (the same SHA-256), and its record keeps the
+    machine and time of the training, with this evaluation's machine and seconds beside them."""
+    config, _, metrics = trained
+    shipped = json.loads((shelf / "tiny.json").read_text())
+    shipped["machine"] = {**metrics["machine"], "cpu": "the training machine"}
+    (shelf / "tiny.json").write_text(json.dumps(shipped))
+    result = run(config, tmp_path / "fresh", data_root=data_root, progress=False)
+    assert (tmp_path / "fresh" / "model.pt").read_bytes() == (shelf / "tiny.pt").read_bytes()
+    assert result.metrics["weights_sha256"] == metrics["weights_sha256"]
+    assert result.metrics["machine"]["cpu"] == "the training machine"
+    assert result.metrics["eval_seconds"] == metrics["eval_seconds"]
+    assert result.metrics["evaluated_on"]["cpu"] == metrics["machine"]["cpu"]
+    assert result.metrics["evaluated_on"]["seconds"] > 0
+
+
 def test_run_trains_anew_where_shipped_weights_are_turned_off(shelf, trained, data_root, tmp_path, monkeypatch):
     """VAECORE_SHIPPED=off (vaecore sweep --retrain): the run trains although the book ships its weights."""
     monkeypatch.setenv("VAECORE_SHIPPED", "off")

@@ -119,9 +119,15 @@ def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: 
         metrics = _evaluate(model, config, history, test_set, train_images, progress)
         if torch.get_num_threads() != threads:
             metrics["machine"] |= {"threads": threads, "threads_raised_to": torch.get_num_threads()}
+        if source is not None:  # the run's cost is its training's, where it trained; this evaluation is apart
+            metrics["evaluated_on"] = metrics["machine"] | {"seconds": metrics["eval_seconds"]}
+            metrics |= {key: record[key] for key in ("machine", "eval_seconds")}
     metrics.update(latent_usage(model, test_set.x.to(resolve_device(config.device)))._asdict())
     check_finite(metrics, f"the run in {out_dir}")
-    metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
+    if source is None:
+        metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
+    else:  # the shipped file itself, byte for byte, so that its SHA-256 stays the one the book records
+        metrics["weights_sha256"] = weights.copy(source, out_dir / "model.pt")
     metrics["shipped_weights"] = source
     write_atomically(path, lambda file: file.write(json.dumps(metrics, indent=1).encode()))
     return Run(model, history, metrics, test_set)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vaecore import weights
 from vaecore.config import Config, ConfigError, params_dir
+from vaecore.provenance import describe
 
 
 def title(config: Config) -> str:
@@ -77,8 +78,9 @@ def weights_note(config: Config, metrics: dict) -> str:
     """Where this page's model came from, and the file that holds it, in a sentence."""
     if metrics.get("shipped_weights"):
         path = weights.shipped_path(metrics["shipped_weights"])
+        where = f", on {describe(metrics['evaluated_on'])}" if "evaluated_on" in metrics else ""
         return (f"No training ran for this page: it evaluates the weights shipped as "
-                f"book/{path.parent.name}/{path.name}.")
+                f"book/{path.parent.name}/{path.name} (SHA-256 {metrics['weights_sha256'][:16]}…){where}.")
     path = params_file(config)
     # plain text: the page glues this sentence as text, where markdown would show its backticks
     where = f"shipped beside this page as {path.stem}.pt" if path else "model.pt in the run's folder"

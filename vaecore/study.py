@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -10,7 +12,7 @@ from matplotlib.figure import Figure
 
 from vaecore import plots
 from vaecore.model import VAE
-from vaecore.report import ORIGINAL_TABLE1, follows_protocol
+from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, follows_protocol, number, seeds
 from vaecore.style import WIDTH, styled
 
 STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
@@ -22,6 +24,39 @@ def grid(runs: dict[str, dict], n: int) -> list[tuple[float, str, dict]]:
     chosen = [(m["config"]["beta"], name, m) for name, m in runs.items()
               if m["config"]["n"] == n and m["config"]["seed"] == 0 and follows_protocol(m)]
     return sorted(chosen, key=lambda row: row[0])
+
+
+def by_seed(runs: dict[str, dict], n: int) -> list[tuple[float, list[str]]]:
+    """Every seed's run of latent size ``n`` at the report's protocol, as (beta, run names by seed)
+    by increasing beta."""
+    return [(beta, list(names.values())) for (size, beta), names in seeds(runs).items() if size == n]
+
+
+def spread(values: list[float]) -> tuple[float, float | None]:
+    """The mean of the seeds' values and their standard deviation (None for a single seed)."""
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def measure(runs: dict[str, dict], n: int, value) -> list[tuple[float, list[float]]]:
+    """``value(metrics)`` of every seed of every β of latent size ``n`` that measured it, by β."""
+    rows = []
+    for beta, names in by_seed(runs, n):
+        try:
+            rows.append((beta, [value(runs[name]) for name in names]))
+        except KeyError:  # a run evaluated before this quantity was measured
+            continue
+    return rows
+
+
+def _plot_seeds(ax: plt.Axes, rows: list[tuple[float, list[float]]], n: int, label: str | None = None,
+                **line) -> None:
+    """The mean over seeds as a line through markers with ±σ bars, and each seed's value as a dot."""
+    betas = [beta for beta, _ in rows]
+    means, stds = zip(*(spread(values) for _, values in rows))
+    ax.errorbar(betas, means, yerr=[std or 0 for std in stds], **STYLE[n] | line, capsize=2, elinewidth=0.8,
+                label=label, zorder=3)
+    ax.scatter([beta for beta, values in rows for _ in values], [v for _, values in rows for v in values],
+               s=6, color=STYLE[n]["color"], alpha=0.6, lw=0, zorder=4)
 
 
 def _label(beta: float) -> str:
@@ -68,12 +103,14 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
     fig, ax = plt.subplots(figsize=(WIDTH, 5.1))
     points = []
     for n in (64, 2):
-        rows = grid(runs, n)
-        rate = [m["test_kl"] for _, _, m in rows]
-        distortion = [m["test_recon"] for _, _, m in rows]
+        rows = by_seed(runs, n)
+        seeds_rd = [[(runs[name]["test_kl"], runs[name]["test_recon"]) for name in names] for _, names in rows]
+        rate, distortion = [[spread([point[i] for point in group])[0] for group in seeds_rd] for i in (0, 1)]
         points += list(zip(rate, distortion))
-        ax.plot(rate, distortion, **STYLE[n], label=f"n = {n}, our runs", zorder=3)
-        for i, ((beta, _, _), r, d) in enumerate(zip(rows, rate, distortion)):
+        ax.plot(rate, distortion, **STYLE[n], label=f"n = {n}, our runs: mean of the seeds", zorder=3)
+        ax.scatter(*zip(*[point for group in seeds_rd for point in group]), s=5, color="k", lw=0, zorder=4,
+                   label="each seed" if n == 2 else None)
+        for i, ((beta, _), r, d) in enumerate(zip(rows, rate, distortion)):
             below = n == 64  # n = 64 labels go below the curve; n = 2's points crowd: its ends only
             if not below and 0 < i < len(rows) - 1:
                 continue
@@ -136,15 +173,14 @@ def _thumbnails(ax: plt.Axes, runs: dict[str, dict], models: dict[float, VAE], i
 
 @styled
 def likelihood(runs: dict[str, dict]) -> Figure:
-    """The IWAE estimate of −log p(x) and the negative ELBO D + R against β."""
+    """The IWAE estimate of −log p(x) and the negative ELBO D + R against β: the mean over seeds
+    with ±σ bars, and each seed's value."""
     fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
     for n in (64, 2):
-        rows = grid(runs, n)
-        beta = [b for b, _, _ in rows]
-        ax.plot(beta, [m["test_iwae_nll"] for _, _, m in rows], **STYLE[n], label=f"n = {n}: IWAE −log p(x)")
-        ax.plot(beta, [m["test_recon"] + m["test_kl"] for _, _, m in rows], color=STYLE[n]["color"], ls="--",
-                marker=STYLE[n]["marker"], mfc="none", label=f"n = {n}: negative ELBO, D + R")
-    _beta_axis(ax, [b for b, _, _ in grid(runs, 64) + grid(runs, 2)])
+        _plot_seeds(ax, measure(runs, n, lambda m: m["test_iwae_nll"]), n, f"n = {n}: IWAE −log p(x)")
+        _plot_seeds(ax, measure(runs, n, lambda m: m["test_recon"] + m["test_kl"]), n,
+                    f"n = {n}: negative ELBO, D + R", ls="--", mfc="none")
+    _beta_axis(ax, [beta for n in (64, 2) for beta, _ in by_seed(runs, n)])
     ax.set_ylabel("nats per test image")
     ax.legend(loc="upper left")
     ax.grid(True)
@@ -153,37 +189,109 @@ def likelihood(runs: dict[str, dict]) -> Figure:
 
 @styled
 def usage(runs: dict[str, dict]) -> Figure:
-    """Active units against β (n = 64), and each run's rate per dimension, largest first."""
-    rows = [row for row in grid(runs, 64) if "kl_per_dim" in row[2]]
+    """Active units against β (n = 64), the mean over seeds with ±σ bars and each seed's count; and
+    each run's rate per dimension, largest first, the seeds other than 0 in thinner lines."""
+    counts = measure(runs, 64, lambda m: m["active_units"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), width_ratios=(1, 1.35))
-    left.plot([b for b, _, _ in rows], [m["active_units"] for _, _, m in rows], **STYLE[64])
-    _beta_axis(left, [b for b, _, _ in rows], multiples=(1,))
+    _plot_seeds(left, counts, 64)
+    _beta_axis(left, [beta for beta, _ in counts], multiples=(1,))
     left.set_ylim(0, 66)
     left.set_ylabel("active units (of 64)")
     left.grid(True)
-    norm = LogNorm(min(b for b, _, _ in rows), max(b for b, _, _ in rows))
-    for beta, _, metrics in rows:
-        kls = np.sort(metrics["kl_per_dim"])[::-1]
-        right.plot(np.arange(1, len(kls) + 1), np.maximum(kls, 1e-4), color=plt.cm.viridis(norm(beta)), lw=1.2)
+    rates = measure(runs, 64, lambda m: m["kl_per_dim"])
+    norm = LogNorm(min(beta for beta, _ in rates), max(beta for beta, _ in rates))
+    for beta, per_seed in rates:
+        for seed, kls in enumerate(per_seed):
+            kls = np.sort(kls)[::-1]
+            right.plot(np.arange(1, len(kls) + 1), np.maximum(kls, 1e-4), color=plt.cm.viridis(norm(beta)),
+                       lw=1.2 if seed == 0 else 0.6, alpha=1 if seed == 0 else 0.7)
     right.set_yscale("log")
     right.set_xlabel("latent dimension, by its rate")
     right.set_ylabel("rate of the dimension (nats)")
     right.grid(True)
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=right, label="β")
-    ticks = _beta_ticks([b for b, _, _ in rows])
+    ticks = _beta_ticks([beta for beta, _ in rates])
     bar.set_ticks(ticks, labels=[_label(t) for t in ticks])
     bar.minorticks_off()
     return fig
 
 
-def table(runs: dict[str, dict]) -> str:
-    """Every run of the study as a markdown table: beta, n, D, R, D + R, IWAE NLL, active units."""
-    lines = ["| n | β | D (BCE) | R (KL) | D + R | IWAE NLL | active units | run |",
+def pm(values: list[float], places: int = 2) -> str:
+    """The seeds' mean ± σ, or the one seed's value (a count as it is)."""
+    mean, std = spread(values)
+    if std is None:
+        return str(values[0]) if isinstance(values[0], int) else f"{mean:.{places}f}"
+    return f"{mean:.{places}f}{NBSP}±{NBSP}{std:.{places}f}"
+
+
+def table(runs: dict[str, dict], pages: str = "experiments") -> str:
+    """Every configuration of the study as a markdown table: n, β, then D, R, D + R, the IWAE NLL and
+    the active units as the mean ± σ over its seeds (one value where it has one seed), and its seeds,
+    each linked to its run page in ``pages``."""
+    lines = ["| n | β | D (BCE) | R (KL) | D + R | IWAE NLL | active units | seeds |",
              "|---:|---:|---:|---:|---:|---:|---:|:---|"]
     for n in (64, 2):
-        for beta, name, m in grid(runs, n):
-            active = f"{m['active_units']}" if "active_units" in m else "—"
-            lines.append(f"| {n} | {_label(beta)} | {m['test_recon']:.2f} | {m['test_kl']:.2f} | "
-                         f"{m['test_recon'] + m['test_kl']:.2f} | {m['test_iwae_nll']:.2f} | {active} | "
-                         f"[{name}](experiments/{name}.ipynb) |")
+        for beta, names in by_seed(runs, n):
+            group = [runs[name] for name in names]
+            counts = [m["active_units"] for m in group if "active_units" in m]
+            active = pm(counts, 1) if len(counts) == len(group) else "—"
+            links = ", ".join(f"[{m['config']['seed']}]({pages}/{name}.ipynb)" for name, m in zip(names, group))
+            lines.append(f"| {n} | {_label(beta)} | {pm([m['test_recon'] for m in group])} | "
+                         f"{pm([m['test_kl'] for m in group])} | "
+                         f"{pm([m['test_recon'] + m['test_kl'] for m in group])} | "
+                         f"{pm([m['test_iwae_nll'] for m in group])} | {active} | {links} |")
     return "\n".join(lines)
+
+
+def best_likelihood(runs: dict[str, dict], n: int = 64) -> dict:
+    """The β whose seeds have the lowest mean IWAE NLL, and whether its lead over the next best
+    survives their spread: more than :data:`vaecore.report.NOISE` times the larger σ of the two
+    (or of the best alone, where the next has one seed).
+
+    Returns:
+        ``beta``, ``mean``, ``std`` and ``seeds`` of the best, and ``sentence``: the claim as it stands.
+    """
+    rows = sorted(measure(runs, n, lambda m: m["test_iwae_nll"]), key=lambda row: spread(row[1])[0])
+    (beta, values), (second, others) = rows[0], rows[1]
+    (mean, std), (mean2, std2) = spread(values), spread(others)
+    sigma = max((s for s in (std, std2) if s is not None), default=None)
+    first = (f"The IWAE estimate is lowest at β{NBSP}={NBSP}{_label(beta)}, {pm(values)} nats over "
+             f"{counted(len(values), 'seed')}; next comes β{NBSP}={NBSP}{_label(second)} at {pm(others)}"
+             f"{'' if len(others) > 1 else ' (one seed)'}, {mean2 - mean:.2f} nats worse")
+    if not sigma:
+        return {"beta": beta, "mean": mean, "std": std, "seeds": len(values),
+                "sentence": first + ". Neither has seeds that differ, so the gap has no spread to be judged by."}
+    survives = mean2 - mean > NOISE * sigma
+    verdict = (f"{(mean2 - mean) / sigma:.1f} times the larger σ of the two: "
+               + ("the optimum holds against the seeds" if survives else "within the seeds' noise, so the two are "
+                                                                          "not told apart")
+               + ("" if len(others) > 1 else f", though β{NBSP}={NBSP}{_label(second)} has one seed"))
+    return {"beta": beta, "mean": mean, "std": std, "seeds": len(values), "sentence": f"{first}, {verdict}."}
+
+
+def usage_trend(runs: dict[str, dict], n: int = 64) -> str:
+    """Whether the active units fall steadily with β, judged against the seeds: every rise of the
+    mean count from one β to the next, and whether it exceeds :data:`vaecore.report.NOISE` times
+    the largest σ of a count at any β (one seed's count has none of its own)."""
+    counts = measure(runs, n, lambda m: m["active_units"])
+    stds = [(std, beta) for beta, values in counts for std in [spread(values)[1]] if std]
+    if not stds:
+        return "No β has seeds whose counts differ, so the counts have no spread to be judged by."
+    sigma, widest = max(stds)
+    means = [(beta, spread(values)[0]) for beta, values in counts]
+    rises = [(a, b, m_a, m_b) for (a, m_a), (b, m_b) in zip(means, means[1:]) if m_b > m_a]
+    noise = (f"The seeds of one β differ by up to σ{NBSP}={NBSP}{sigma:.1f} units "
+             f"(β{NBSP}={NBSP}{_label(widest)})")
+    if not rises:
+        return f"{noise}; the mean count falls at every step of β."
+    real = [rise for rise in rises if rise[3] - rise[2] > NOISE * sigma]
+    steps = ", ".join(f"from {m_a:.0f} at β{NBSP}={NBSP}{_label(a)} to {m_b:.0f} at β{NBSP}={NBSP}{_label(b)}"
+                      for a, b, m_a, m_b in rises)
+    one = len(rises) == 1
+    if real:
+        judged = f"{'by' if one else number(len(real)) + ' of them by'} more than {NOISE:g}{NBSP}σ"
+    else:
+        judged = (f"{'not' if one else 'none of them'} by more than the seeds' noise, so the count falls with β "
+                  f"as far as the seeds can tell")
+    times = {1: "once", 2: "twice"}.get(len(rises), f"{number(len(rises))} times")
+    return f"{noise}. The mean count rises {times} as β grows, {steps}: {judged}."

@@ -57,6 +57,13 @@ def save(model: VAE, config: Config, path: Path) -> str:
     return sha256(path)
 
 
+def copy(name: str, path: Path) -> str:
+    """Write the shipped model ``name``'s weights file to ``path`` as it is, after checking it; returns its SHA-256."""
+    data = _verified(name).read_bytes()
+    write_atomically(path, lambda file: file.write(data))
+    return sha256(path)
+
+
 def shipped() -> dict[str, dict]:
     """The metrics of every shipped model, by name (the params file's stem; ``-gpu`` after it for a GPU run).
 
