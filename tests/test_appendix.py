@@ -40,3 +40,16 @@ def test_small_multiples_show_one_titled_panel_per_run_on_one_page(families):
     assert fig.get_figwidth() <= appendix.PAGE[0] and fig.get_figheight() <= appendix.PAGE[1]
     assert min(ax.title.get_fontsize() for ax in titled) >= 7  # points, at the page's width
     plt.close(fig)
+
+
+def test_other_seeds_go_with_table1_or_with_the_beta_study():
+    """A seed of a Table 1 configuration joins Table 1's other seeds; one of the β study's, the β study's."""
+    from vaecore.config import Config
+
+    def run(n, beta, seed):
+        return {"config": Config(n=n, beta=beta, seed=seed).to_dict()}
+
+    cpu = {"n64-beta1-seed1": run(64, 1, 1), "n64-beta0p2-seed1": run(64, 0.2, 1), "n64-beta0p2": run(64, 0.2, 0)}
+    groups = appendix.families(cpu, {})
+    assert {family: list(runs) for family, runs in groups.items()} == {
+        "seeds": ["n64-beta1-seed1"], "beta": ["n64-beta0p2"], "beta-seeds": ["n64-beta0p2-seed1"]}

@@ -10,19 +10,20 @@ from matplotlib.figure import Figure
 
 from vaecore import weights
 from vaecore.plots import decode_mean, sample_codes, tiles
-from vaecore.report import follows_protocol, markdown_row, table1_runs
+from vaecore.report import ORIGINAL_TABLE1, follows_protocol, markdown_row, table1_runs
 
 # one figure of small multiples per family fills a page of the PDF: its width and most height, inches
 PAGE = (6.3, 8.0)
 # the families of runs, by the key :func:`families` gives them
 TITLES = {"table1": "Table 1 (seed 0)", "seeds": "Table 1 with other seeds", "gpu": "Table 1 on a GPU",
-          "beta": "The β study"}
+          "beta": "The β study", "beta-seeds": "The β study with other seeds"}
 
 
 def families(cpu: dict[str, dict], gpu: dict[str, dict]) -> dict[str, dict[str, dict]]:
     """The book's runs in the families the appendix shows (:data:`TITLES`), each by shipped model
     name (see :func:`vaecore.weights.shipped`): Table 1's seed-0 runs, the same with other seeds,
-    Table 1 on the GPU, and the β study (every other run).
+    Table 1 on the GPU, the β study (every other run with seed 0, or away from the protocol) and
+    the β study with other seeds.
 
     Args:
         cpu: the CPU runs' metrics by name (``book/experiments``).
@@ -31,9 +32,11 @@ def families(cpu: dict[str, dict], gpu: dict[str, dict]) -> dict[str, dict[str, 
     table1 = table1_runs(cpu)
     seeds = {name: m for name, m in cpu.items() if m["config"]["seed"] != 0 and follows_protocol(m)}
     rest = {name: m for name, m in cpu.items() if name not in table1 and name not in seeds}
-    groups = {"table1": table1, "seeds": dict(sorted(seeds.items(), key=_order)),
+    reported = {name for name, m in seeds.items() if (m["config"]["n"], m["config"]["beta"]) in ORIGINAL_TABLE1}
+    groups = {"table1": table1, "seeds": dict(sorted(((n, seeds[n]) for n in reported), key=_order)),
               "gpu": {f"{name}-gpu": m for name, m in table1_runs(gpu).items()},
-              "beta": dict(sorted(rest.items(), key=_order))}
+              "beta": dict(sorted(rest.items(), key=_order)),
+              "beta-seeds": dict(sorted(((n, m) for n, m in seeds.items() if n not in reported), key=_order))}
     return {family: runs for family, runs in groups.items() if runs}
 
 
@@ -74,7 +77,7 @@ def small_multiples(runs: dict[str, dict], samples: int = 16, seed: int = 0) -> 
     """One panel per run of a family: its shipped model's decoded means of the same ``samples``
     codes drawn from the prior N(0, I) (for each latent size), titled with its configuration and
     its D + βR. The figure fills a page."""
-    columns = 3 if len(runs) > 4 else 2
+    columns = 4 if len(runs) > 12 else 3 if len(runs) > 4 else 2
     rows = math.ceil(len(runs) / columns)
     width, most = PAGE
     fig, axes = plt.subplots(rows, columns, figsize=(width, min(most, rows * width / columns * 1.12)),
