@@ -68,12 +68,14 @@ def seeded(iwae, active=None):
 def test_best_likelihood_holds_when_the_gap_exceeds_the_seeds_spread():
     best = study.best_likelihood(seeded({1: [95.9, 96.0, 95.8], 2: [97.2, 97.3, 97.1], 0.5: [99.0]}))
     assert (best["beta"], best["seeds"]) == (1, 3) and best["mean"] == pytest.approx(95.9)
-    assert best["sentence"].endswith("13.0 times the larger σ of the two: the optimum holds against the seeds.")
+    assert best["text"] == f"95.90{PM}0.10"
+    assert best["sentence"] == (f"The next best, β{NBSP}={NBSP}2 at 97.20{PM}0.10 over three seeds, is 1.30 nats "
+                                "worse, 13.0 times the larger σ of the two: the optimum holds against the seeds.")
 
 
 def test_best_likelihood_says_when_the_seeds_cannot_tell_the_two_apart():
     best = study.best_likelihood(seeded({1: [95.9, 96.4, 95.4], 1.5: [96.2]}))
-    assert "0.30 nats worse, 0.6 times the larger σ of the two: within the seeds' noise" in best["sentence"]
+    assert f"0.30 nats worse, 0.6 times the σ of β{NBSP}={NBSP}1's seeds: within the seeds' noise" in best["sentence"]
     assert best["sentence"].endswith(f"though β{NBSP}={NBSP}1.5 has one seed.")
 
 

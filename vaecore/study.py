@@ -246,27 +246,28 @@ def table(runs: dict[str, dict], pages: str = "experiments") -> str:
 def best_likelihood(runs: dict[str, dict], n: int = 64) -> dict:
     """The β whose seeds have the lowest mean IWAE NLL, and whether its lead over the next best
     survives their spread: more than :data:`vaecore.report.NOISE` times the larger σ of the two
-    (or of the best alone, where the next has one seed).
+    (the one there is, where a configuration has one seed).
 
     Returns:
-        ``beta``, ``mean``, ``std`` and ``seeds`` of the best, and ``sentence``: the claim as it stands.
+        ``beta``, ``mean``, ``std``, ``seeds`` and ``text`` (mean ± σ, or the one value) of the best,
+        and ``sentence``: the next best and whether the lead holds.
     """
     rows = sorted(measure(runs, n, lambda m: m["test_iwae_nll"]), key=lambda row: spread(row[1])[0])
     (beta, values), (second, others) = rows[0], rows[1]
     (mean, std), (mean2, std2) = spread(values), spread(others)
-    sigma = max((s for s in (std, std2) if s is not None), default=None)
-    first = (f"The IWAE estimate is lowest at β{NBSP}={NBSP}{_label(beta)}, {pm(values)} nats over "
-             f"{counted(len(values), 'seed')}; next comes β{NBSP}={NBSP}{_label(second)} at {pm(others)}"
-             f"{'' if len(others) > 1 else ' (one seed)'}, {mean2 - mean:.2f} nats worse")
-    if not sigma:
-        return {"beta": beta, "mean": mean, "std": std, "seeds": len(values),
-                "sentence": first + ". Neither has seeds that differ, so the gap has no spread to be judged by."}
-    survives = mean2 - mean > NOISE * sigma
-    verdict = (f"{(mean2 - mean) / sigma:.1f} times the larger σ of the two: "
-               + ("the optimum holds against the seeds" if survives else "within the seeds' noise, so the two are "
-                                                                          "not told apart")
-               + ("" if len(others) > 1 else f", though β{NBSP}={NBSP}{_label(second)} has one seed"))
-    return {"beta": beta, "mean": mean, "std": std, "seeds": len(values), "sentence": f"{first}, {verdict}."}
+    best = {"beta": beta, "mean": mean, "std": std, "seeds": len(values), "text": pm(values)}
+    seeds = f" over {counted(len(others), 'seed')}" if len(others) > 1 else " (one seed)"
+    first = f"The next best, β{NBSP}={NBSP}{_label(second)} at {pm(others)}{seeds}, is {mean2 - mean:.2f} nats worse"
+    sigmas = {b: s for b, s in ((beta, std), (second, std2)) if s}
+    if not sigmas:
+        return best | {"sentence": f"{first}; neither has seeds that differ, so the gap has no spread to be judged by."}
+    widest = max(sigmas, key=sigmas.get)
+    whose = "the larger σ of the two" if len(sigmas) == 2 else f"the σ of β{NBSP}={NBSP}{_label(widest)}'s seeds"
+    sigmas_off = (mean2 - mean) / sigmas[widest]
+    verdict = ("the optimum holds against the seeds" if sigmas_off > NOISE
+               else "within the seeds' noise, so the two are not told apart")
+    caveat = "" if len(others) > 1 else f", though β{NBSP}={NBSP}{_label(second)} has one seed"
+    return best | {"sentence": f"{first}, {sigmas_off:.1f} times {whose}: {verdict}{caveat}."}
 
 
 def usage_trend(runs: dict[str, dict], n: int = 64) -> str:
