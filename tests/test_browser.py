@@ -83,17 +83,20 @@ def test_display_equations_fit_a_1280_pixel_window(browser, name):
     page.context.close()
 
 
-def test_table1_fits_a_1280_pixel_window(browser):
-    """Table 1 needs no horizontal scroll bar in a 1280 px window."""
-    page = open_page(browser, "results.html")
+@pytest.mark.parametrize("name, table_id", [("results.html", "tab-table1"), ("results.html", "tab-seeds"),
+                                            ("beta.html", "tab-beta")])
+def test_tables_of_spreads_fit_a_1280_pixel_window(browser, name, table_id):
+    """Table 1, the seeds table and the β table, each number with its mean ± σ, need no horizontal
+    scroll bar in a 1280 px window."""
+    page = open_page(browser, name)
     typeset(page)
-    table = page.locator("table#tab-table1")
-    assert table.count() == 1, "Table 1 (name tab-table1) not found in results.html"
+    table = page.locator(f"table#{table_id}")
+    assert table.count() == 1, f"{table_id} not found in {name}"
     widths = table.evaluate("""table => {
         const box = table.closest('.pst-scrollable-table-container') || table.parentElement;
         return {scroll: box.scrollWidth, client: box.clientWidth, table: table.scrollWidth};
     }""")
-    assert widths["scroll"] <= widths["client"], f"Table 1 overflows its container: {widths}"
+    assert widths["scroll"] <= widths["client"], f"{table_id} overflows its container: {widths}"
     page.context.close()
 
 
