@@ -71,9 +71,10 @@ def test_same_seed_same_run(mnist, tiny_config, tmp_path):
     assert same_weights(model_a.state_dict(), model_b.state_dict())
 
 
-def test_a_threads_file_sets_the_threads_and_changes_nothing_else(mnist, tiny_config, tmp_path):
+def test_a_threads_file_sets_the_threads_and_changes_the_numbers_at_most_by_rounding(mnist, tiny_config, tmp_path):
     """A run told to use two threads by its folder's ``threads`` file (vaecore sweep writes it for
-    the last runs of a sweep) takes them, and trains to the same bits as on one thread."""
+    the last runs of a sweep) takes them. It trains to the same numbers as on one thread up to float
+    rounding: on some CPUs to the bit, on others a matmul split over two threads sums in another order."""
     config, data = tiny_config(n=64, hidden=(256, 256), epochs=2), (small(mnist[0], 600), small(mnist[1], 100))
     before = torch.get_num_threads()
     try:
@@ -85,8 +86,11 @@ def test_a_threads_file_sets_the_threads_and_changes_nothing_else(mnist, tiny_co
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
-    assert without_seconds(history_one) == without_seconds(history_two)
-    assert same_weights(one.state_dict(), two.state_dict())
+    for key, values in without_seconds(history_one).items():
+        numbers = all(isinstance(value, float) for value in values)
+        assert history_two[key] == (pytest.approx(values, rel=1e-5) if numbers else values), key
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(two.state_dict()[name], value, rtol=1e-3, atol=1e-4)
 
 
 def test_other_seed_other_run(mnist, tiny_config, tmp_path):

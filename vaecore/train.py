@@ -157,8 +157,9 @@ def restore(path: Path, model: VAE, optimizer: torch.optim.Optimizer, config: Co
 
 def follow_thread_budget(out_dir: Path) -> None:
     """Use as many threads as ``out_dir/threads`` says, if it exists: ``vaecore sweep`` writes it to
-    give the cores of finished workers to the runs still going. Only the speed changes: an epoch's
-    result does not depend on the thread count (tests/test_train.py)."""
+    give the cores of finished workers to the runs still going. The speed changes, and on some CPUs
+    the last bits: a matmul split over more threads may sum in another order (tests/test_train.py);
+    the run's metrics record the raised count."""
     try:
         threads = int((out_dir / "threads").read_text())
     except (OSError, ValueError):
