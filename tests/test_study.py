@@ -73,6 +73,13 @@ def test_best_likelihood_holds_when_the_gap_exceeds_the_seeds_spread():
                                 "worse, 13.0 times the larger σ of the two: the optimum holds against the seeds.")
 
 
+def test_best_likelihood_says_when_the_lead_is_narrow():
+    """Between two and four σ the lead holds, narrowly (β = 1 and 1.5 of the book: 2.1σ)."""
+    best = study.best_likelihood(seeded({1: [95.9, 96.0, 95.8], 1.5: [96.2, 96.3, 96.1]}))
+    assert best["sentence"].endswith("3.0 times the larger σ of the two: the optimum holds against the seeds, "
+                                     "if narrowly.")
+
+
 def test_best_likelihood_says_when_the_seeds_cannot_tell_the_two_apart():
     best = study.best_likelihood(seeded({1: [95.9, 96.4, 95.4], 1.5: [96.2]}))
     assert f"0.30 nats worse, 0.6 times the σ of β{NBSP}={NBSP}1's seeds: within the seeds' noise" in best["sentence"]

@@ -264,8 +264,8 @@ def best_likelihood(runs: dict[str, dict], n: int = 64) -> dict:
     widest = max(sigmas, key=sigmas.get)
     whose = "the larger σ of the two" if len(sigmas) == 2 else f"the σ of β{NBSP}={NBSP}{_label(widest)}'s seeds"
     sigmas_off = (mean2 - mean) / sigmas[widest]
-    verdict = ("the optimum holds against the seeds" if sigmas_off > NOISE
-               else "within the seeds' noise, so the two are not told apart")
+    verdict = ("within the seeds' noise, so the two are not told apart" if sigmas_off <= NOISE
+               else "the optimum holds against the seeds" + (", if narrowly" if sigmas_off < 2 * NOISE else ""))
     caveat = "" if len(others) > 1 else f", though β{NBSP}={NBSP}{_label(second)} has one seed"
     return best | {"sentence": f"{first}, {sigmas_off:.1f} times {whose}: {verdict}{caveat}."}
 
