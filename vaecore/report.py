@@ -105,8 +105,13 @@ def _link(name: str, metrics: dict, pages: str | None) -> str:
     return f"[{label}]({pages}/{name}.ipynb)" if pages else label
 
 
-def _pm(mean: float, std: float, places: int = 2) -> str:
+def plus_minus(mean: float, std: float, places: int = 2) -> str:
+    """``"67.09 ± 0.09"``, breaking nowhere."""
     return f"{mean:.{places}f}{NBSP}±{NBSP}{std:.{places}f}"
+
+
+# the test figures Table 1 gives for a run and, over its seeds, as mean ± σ
+_TABLE1_TERMS = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
 
 
 def table1(runs: dict[str, dict], pages: str | None = None) -> str:
@@ -144,13 +149,12 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
         stats = spread.get(_key(m))
         std = stats["test_total"][1] if stats else None
         lines.append(row(_link(name, m, pages),
-                         [f"{m[term]:.2f}" for term in ("test_recon", "test_kl", "test_total", "test_iwae_nll")],
+                         [f"{m[term]:.2f}" for term in _TABLE1_TERMS],
                          difference(m["test_total"], total), _sigmas(m["test_total"] - total, std)))
         if stats:
-            terms = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
             mean = stats["test_total"][0]
             lines.append(row(f"*mean{NBSP}±{NBSP}σ, {number(stats['test_total'][2])} seeds*",
-                             [_pm(*stats[term][:2]) for term in terms],
+                             [plus_minus(*stats[term][:2]) for term in _TABLE1_TERMS],
                              difference(mean, total), _sigmas(mean - total, std)))
         lines.append(row("*report*", [f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "–"], "", ""))
     return "\n".join(lines)
@@ -206,16 +210,17 @@ def seed_table(runs: dict[str, dict], pages: str | None = None) -> str:
     spread = seed_spread(runs)
     if not spread:  # an empty table has no body, which LaTeX cannot typeset
         return "*No configuration has been run with more than one seed yet.*"
+    names = seeds(runs)
     lines = [markdown_row(["configuration", "seeds", "D + βR", "Δ mean", "IWAE NLL", "active units"]),
              markdown_row(["---", "---", "---:", "---:", "---:", "---:"])]
     for key, stats in spread.items():
         mean, std, _ = stats["test_total"]
         report = ORIGINAL_TABLE1.get(key, (None, None, None))[2]
-        links = [f"[{seed}]({pages}/{name}.ipynb)" if pages else str(seed) for seed, name in seeds(runs)[key].items()]
-        active = _pm(*stats["active_units"][:2], places=1) if "active_units" in stats else "–"
-        lines.append(markdown_row([_label(*key, nbsp=True), f",{NBSP}".join(links), _pm(mean, std),
+        links = [f"[{seed}]({pages}/{name}.ipynb)" if pages else str(seed) for seed, name in names[key].items()]
+        active = plus_minus(*stats["active_units"][:2], places=1) if "active_units" in stats else "–"
+        lines.append(markdown_row([_label(*key, nbsp=True), f",{NBSP}".join(links), plus_minus(mean, std),
                                    difference(mean, report) if report else "–",
-                                   _pm(*stats["test_iwae_nll"][:2]), active]))
+                                   plus_minus(*stats["test_iwae_nll"][:2]), active]))
     return "\n".join(lines)
 
 
@@ -245,11 +250,12 @@ def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
     return dict(sorted(ours, key=lambda item: order.index(_key(item[1]))))
 
 
-def _estimate(runs: dict[str, dict], name: str) -> tuple[float, float | None, int]:
+def _estimate(metrics: dict, spread: dict) -> tuple[float, float | None, int]:
     """A Table 1 run's total as the book judges it: the mean, standard deviation and count over its
-    configuration's seeds where it has several, else its own total with no deviation."""
-    stats = seed_spread(runs).get(_key(runs[name]))
-    return stats["test_total"] if stats else (runs[name]["test_total"], None, 1)
+    configuration's seeds (``spread``, :func:`seed_spread`) where it has several, else its own total
+    with no deviation."""
+    stats = spread.get(_key(metrics))
+    return stats["test_total"] if stats else (metrics["test_total"], None, 1)
 
 
 def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
@@ -261,11 +267,11 @@ def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
         runs: metrics by run name, other seeds included (they give the mean and σ).
         pages: folder of the run pages, to link each configuration to its page.
     """
-    lines = []
+    lines, spread = [], seed_spread(runs)
     for name, (m, report) in against_report(runs).items():
-        mean, std, count = _estimate(runs, name)
+        mean, std, count = _estimate(m, spread)
         within = abs(mean / report - 1) <= TOLERANCE
-        ours = f"{_pm(mean, std)} over {counted(count, 'seed')}" if std else f"{mean:.2f} (one seed)"
+        ours = f"{plus_minus(mean, std)} over {counted(count, 'seed')}" if std else f"{mean:.2f} (one seed)"
         line = (f"- {_link(name, m, pages)}: {ours} against the report's {report:.2f}, "
                 f"Δ{NBSP}={NBSP}{difference(mean, report)}, "
                 f"{'within' if within else 'outside'} the {TOLERANCE:.0%} tolerance; ")
@@ -291,8 +297,8 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
         (rows more than :data:`NOISE` σ from the report), ``sentence`` (the verdict) and
         ``noise`` (each latent size's spread of a total over seeds, and the rows beyond it).
     """
-    table = table1_runs(runs)
-    estimates = {name: _estimate(runs, name) for name in table}
+    table, spread = table1_runs(runs), seed_spread(runs)
+    estimates = {name: _estimate(m, spread) for name, m in table.items()}
     reports = {name: report for name, (_, report) in against_report(runs).items()}
     diffs = {name: estimates[name][0] / reports[name] - 1 for name in reports}
     if not diffs:
@@ -310,7 +316,6 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
           f", {number(len(repeated))} of them by the mean of their seeds" if repeated else "")
     sentence = (f"{share} within {TOLERANCE:.0%} of its totals{by}; the largest difference is "
                 f"{percent(diffs[name])} ({_label(*_key(table[name]))})")
-    spread = seed_spread(runs)
     if not spread:
         return result | {"beyond": 0, "sentence": sentence + ".", "noise": ""}
     result["spread"] = max(stats["test_total"][1] for stats in spread.values())
@@ -495,7 +500,7 @@ def verdict(metrics: dict, runs: dict[str, dict]) -> str:
         spread = seed_spread(runs).get(key)
         if spread:
             body += (f" Over {counted(spread['test_iwae_nll'][2], 'seed')} the IWAE NLL of this configuration is "
-                     f"{_pm(*spread['test_iwae_nll'][:2])} nats.")
+                     f"{plus_minus(*spread['test_iwae_nll'][:2])} nats.")
         if key[0] in (2, 64) and not gpu:  # the β study's configurations, every seed (vaecore.study.table)
             body += f" Its row: β{NBSP}={NBSP}{key[1]:g} in {{numref}}`tab-beta`."
     return f":::{{admonition}} Against the report\n:class: important\n{body}\n:::"

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from vaecore import plots
 from vaecore.model import VAE
-from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, follows_protocol, number, seeds
+from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, follows_protocol, number, plus_minus, seeds
 from vaecore.style import WIDTH, styled
 
 STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
@@ -221,7 +221,7 @@ def pm(values: list[float], places: int = 2) -> str:
     mean, std = spread(values)
     if std is None:
         return str(values[0]) if isinstance(values[0], int) else f"{mean:.{places}f}"
-    return f"{mean:.{places}f}{NBSP}±{NBSP}{std:.{places}f}"
+    return plus_minus(mean, std, places)
 
 
 def table(runs: dict[str, dict], pages: str = "experiments") -> str:
