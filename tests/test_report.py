@@ -8,7 +8,7 @@ import pytest
 from vaecore.config import Config
 from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
                             epochs, largest_difference, load_runs, makespan, metrics_table, outcome, percent,
-                            seed_counts, seed_spread, seed_table, signed, sweeps_table, table1, verdict, verdicts)
+                            SeedClash, seed_counts, seed_spread, seed_table, seeds, signed, sweeps_table, table1, verdict, verdicts)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -121,6 +121,16 @@ def test_seed_spread_mean_and_stdev():
 def test_seed_spread_groups_int_and_float_beta():
     """beta 1 and beta 1.0 are the same configuration."""
     assert list(seed_spread({"a": metrics(2, 1, 0, 140.0), "b": metrics(2, 1.0, 1, 142.0)})) == [(2, 1.0)]
+
+
+def test_seeds_refuses_two_runs_of_one_seed():
+    """A CPU run and its GPU twin are both seed 0: the seeds of a configuration are not silently one of them."""
+    gpu = metrics(64, 0.1, 0, 71.0) | {"config": metrics(64, 0.1, 0, 71.0)["config"] | {"device": "cuda"}}
+    runs = {"n64-beta0p1": metrics(64, 0.1, 0, 70.0), "n64-beta0p1-gpu": gpu, "n64-beta0p1-seed1": metrics(64, 0.1, 1, 70.2)}
+    with pytest.raises(SeedClash, match="n64-beta0p1 and n64-beta0p1-gpu are both seed 0 of n = 64, β = 0.1"):
+        seeds(runs)
+    assert seeds({k: m for k, m in runs.items() if k != "n64-beta0p1-gpu"}) == {
+        (64, 0.1): {0: "n64-beta0p1", 1: "n64-beta0p1-seed1"}}
 
 
 def test_table1_with_seeds_gives_their_mean_and_the_difference_in_sigmas():

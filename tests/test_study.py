@@ -93,3 +93,13 @@ def test_usage_trend_judges_each_rise_of_the_count_against_the_seeds():
     assert "rises once as β grows, from 43 at β\u00a0=\u00a00.1 to 55 at β\u00a0=\u00a00.2: not by more" in noisy
     steady = study.usage_trend(seeded(iwae, {0.05: [44], 0.1: [45, 44, 46], 0.2: [60], 1: [20]}))
     assert "rises twice" in steady and steady.endswith(f"one of them by more than 2{NBSP}σ.")
+
+
+def test_collapse_holds_only_when_every_seed_of_the_largest_beta_keeps_fewer_units_than_any_at_beta_1():
+    iwae = {1: [1.0, 1.0, 1.0], 20: [1.0, 1.0, 1.0]}
+    held = study.collapse(seeded(iwae, {1: [18, 19, 17], 20: [1, 2, 1]}))
+    assert held == (f"At β{NBSP}={NBSP}20 its three seeds keep 1, 2 and 1 of the 64 dimensions, "
+                    f"against 18.0{PM}1.0 at β{NBSP}={NBSP}1: the collapse holds in every seed.")
+    assert study.collapse(seeded(iwae, {1: [18, 19, 9], 20: [1, 2, 10]})).endswith("do not show a collapse.")
+    one = study.collapse(seeded({1: [1.0], 20: [1.0]}, {1: [18], 20: [1]}))
+    assert one.startswith(f"At β{NBSP}={NBSP}20 its one seed keeps 1 of the 64 dimensions, against 18")

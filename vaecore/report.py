@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vaecore.config import Config
 from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost
+from vaecore.errors import VaecoreError
 from vaecore.weights import read_metrics
 
 # Table 1 of the original report (test set, nats per image): (n, beta) -> (BCE, KL, total).
@@ -175,12 +176,25 @@ def epochs(runs: dict[str, dict]) -> str:
 _SPREAD = ("test_recon", "test_kl", "test_total", "test_iwae_nll", "active_units")
 
 
+class SeedClash(VaecoreError):
+    """Two runs are the same seed of one configuration, so neither can stand for it."""
+
+
 def seeds(runs: dict[str, dict]) -> dict[tuple[int, float], dict[int, str]]:
-    """The runs at the report's protocol (:func:`departures`) by (n, beta), each a run name by seed."""
+    """The runs at the report's protocol (:func:`departures`) by (n, beta), each a run name by seed.
+
+    Raises:
+        SeedClash: two runs share a configuration and a seed, as a CPU run and its GPU twin do in
+            :func:`vaecore.weights.shipped`.
+    """
     groups: dict[tuple[int, float], dict[int, str]] = {}
     for name, metrics in runs.items():
         if follows_protocol(metrics):
-            groups.setdefault(_key(metrics), {})[metrics["config"]["seed"]] = name
+            group, seed = groups.setdefault(_key(metrics), {}), metrics["config"]["seed"]
+            if seed in group:
+                raise SeedClash(f"runs {group[seed]} and {name} are both seed {seed} of {_label(*_key(metrics))}: "
+                                f"pass the runs of one device, e.g. those whose config's device is 'cpu'")
+            group[seed] = name
     return {key: dict(sorted(group.items())) for key, group in sorted(groups.items())}
 
 

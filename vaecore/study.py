@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from vaecore import plots
 from vaecore.model import VAE
-from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, follows_protocol, number, plus_minus, seeds
+from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, number, plus_minus, seeds
 from vaecore.style import WIDTH, styled
 
 STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
@@ -21,9 +21,8 @@ STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
 def grid(runs: dict[str, dict], n: int) -> list[tuple[float, str, dict]]:
     """The runs of latent size ``n`` at the report's protocol (:func:`vaecore.report.follows_protocol`)
     and seed 0, as (beta, name, metrics) by increasing beta."""
-    chosen = [(m["config"]["beta"], name, m) for name, m in runs.items()
-              if m["config"]["n"] == n and m["config"]["seed"] == 0 and follows_protocol(m)]
-    return sorted(chosen, key=lambda row: row[0])
+    return [(beta, names[0], runs[names[0]]) for (size, beta), names in seeds(runs).items()
+            if size == n and 0 in names]
 
 
 def by_seed(runs: dict[str, dict], n: int) -> list[tuple[float, list[str]]]:
@@ -296,3 +295,20 @@ def usage_trend(runs: dict[str, dict], n: int = 64) -> str:
                   f"as far as the seeds can tell")
     times = {1: "once", 2: "twice"}.get(len(rises), f"{number(len(rises))} times")
     return f"{noise}. The mean count rises {times} as β grows, {steps}: {judged}."
+
+
+def collapse(runs: dict[str, dict], n: int = 64) -> str:
+    """Whether the collapse at the largest β holds in every seed: each of its seeds keeps fewer
+    active units than the fewest any seed keeps at β = 1."""
+    counts = dict(measure(runs, n, lambda m: m["active_units"]))
+    top = max(counts)
+    kept, plain = counts[top], counts.get(1.0)
+    listed = " and ".join(filter(None, [", ".join(map(str, kept[:-1])), str(kept[-1])]))
+    who = f"its {number(len(kept))} seeds keep" if len(kept) > 1 else "its one seed keeps"
+    first = f"At β{NBSP}={NBSP}{_label(top)} {who} {listed} of the {n} dimensions"
+    if plain is None:
+        return f"{first}; without a β{NBSP}={NBSP}1 run there is nothing to set them against."
+    against = f"against {pm(plain, 1)} at β{NBSP}={NBSP}1"
+    if max(kept) < min(plain):
+        return f"{first}, {against}: the collapse holds in every seed."
+    return f"{first}, {against}: the two overlap, so the seeds do not show a collapse."
