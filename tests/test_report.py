@@ -6,9 +6,10 @@ import statistics
 import pytest
 
 from vaecore.config import Config
-from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, bench_table, cost, counted, difference,
-                            epochs, largest_difference, load_runs, makespan, metrics_table, outcome, percent,
-                            SeedClash, seed_counts, seed_spread, seed_table, seeds, signed, sweeps_table, table1, verdict, verdicts)
+from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, SeedClash, bench_table, cost, counted,
+                            difference, epochs, largest_difference, load_runs, makespan, metrics_table, outcome,
+                            percent, seed_counts, seed_spread, seed_table, seeds, signed, sweep_parts, sweeps_table,
+                            table1, verdict, verdicts)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -305,6 +306,17 @@ def test_sweeps_table_one_row_per_record(tmp_path):
     old, new = rows(sweeps_table({"CPU": path, "GPU": tmp_path / "none.json", "CPU again": floored}))
     assert cells(old) == ["CPU", "AMD EPYC, 2 cores", "2", "1", "52.4", "\u2013", "\u2013", "abc"]
     assert cells(new)[4:7] == ["52.4", "20.0", "2.62"]
+
+
+def test_sweep_parts_sum_the_wall_clock_and_the_floor_of_every_part(tmp_path):
+    """The ratio of the whole is the summed wall clock over the summed floor, not a mean of ratios."""
+    paths = []
+    for k, (wall, floor, runs) in enumerate([(60.0, 20.0, 4), (20.0, 10.0, 2)]):
+        paths.append(tmp_path / f"sweep-seeds-{k}.json")
+        paths[-1].write_text(json.dumps({"wall_minutes": wall, "floor_minutes": floor,
+                                         "minutes": {f"r{i}": 1.0 for i in range(runs)}}))
+    assert sweep_parts(paths) == {"parts": 2, "runs": 6, "wall_minutes": 80.0, "floor_minutes": 30.0,
+                                  "wall_over_floor": pytest.approx(80 / 30)}
 
 
 def test_bench_table_puts_records_side_by_side(tmp_path):

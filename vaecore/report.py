@@ -416,6 +416,18 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
     return "\n".join(lines)
 
 
+def sweep_parts(paths: list[str | Path]) -> dict:
+    """One sweep run as several commands, each with its own record: the parts summed.
+
+    Returns:
+        ``parts``, ``runs``, ``wall_minutes``, ``floor_minutes`` and ``wall_over_floor``.
+    """
+    records = [json.loads(Path(path).read_text()) for path in paths]
+    wall, floor = (sum(record[key] for record in records) for key in ("wall_minutes", "floor_minutes"))
+    return {"parts": len(records), "runs": sum(len(record["minutes"]) for record in records),
+            "wall_minutes": wall, "floor_minutes": floor, "wall_over_floor": wall / floor}
+
+
 def bench_table(records: dict[str, str | Path]) -> str:
     """``vaecore bench`` records side by side, one column each: the trainers' seconds per epoch,
     the matmul ceiling, the trainer's share of it and that of a step's products run alone, where
