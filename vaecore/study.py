@@ -312,3 +312,16 @@ def collapse(runs: dict[str, dict], n: int = 64) -> str:
     if max(kept) < min(plain):
         return f"{first}, {against}: the collapse holds in every seed."
     return f"{first}, {against}: the two overlap, so the seeds do not show a collapse."
+
+
+def coverage(runs: dict[str, dict], sizes: tuple[int, ...] = (64, 2)) -> str:
+    """Which seeds the study's configurations (latent sizes ``sizes``) were trained with: a sentence."""
+    groups = [list(names) for (n, _), names in seeds(runs).items() if n in sizes]
+    everywhere = sorted(set.intersection(*(set(group) for group in groups)))
+    if len(everywhere) > 1:
+        listed = ", ".join(map(str, everywhere[:-1])) + f" and {everywhere[-1]}"
+        return (f"Every configuration was trained with seeds {listed}, and each claim below is weighed "
+                f"against the spread over them.")
+    several = sum(len(group) > 1 for group in groups)
+    return (f"Every configuration has a run with seed 0, and {number(several)} of the {number(len(groups))} "
+            f"also have runs with other seeds: each claim below is weighed against that spread over seeds.")
