@@ -130,6 +130,8 @@ def test_seeds_refuses_two_runs_of_one_seed():
     runs = {"n64-beta0p1": metrics(64, 0.1, 0, 70.0), "n64-beta0p1-gpu": gpu, "n64-beta0p1-seed1": metrics(64, 0.1, 1, 70.2)}
     with pytest.raises(SeedClash, match="n64-beta0p1 and n64-beta0p1-gpu are both seed 0 of n = 64, β = 0.1"):
         seeds(runs)
+    with pytest.raises(SeedClash):  # not two rows of n = 64, β = 0.1 in Table 1
+        table1(runs)
     assert seeds({k: m for k, m in runs.items() if k != "n64-beta0p1-gpu"}) == {
         (64, 0.1): {0: "n64-beta0p1", 1: "n64-beta0p1-seed1"}}
 

@@ -258,10 +258,8 @@ def metrics_table(metrics: dict) -> str:
 
 def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
     """The seed-0 runs of the report's Table 1 configurations at its protocol, by name, in the report's order."""
-    ours = [(name, m) for name, m in runs.items()
-            if m["config"]["seed"] == 0 and _key(m) in ORIGINAL_TABLE1 and follows_protocol(m)]
-    order = list(ORIGINAL_TABLE1)
-    return dict(sorted(ours, key=lambda item: order.index(_key(item[1]))))
+    groups = seeds(runs)
+    return {groups[key][0]: runs[groups[key][0]] for key in ORIGINAL_TABLE1 if 0 in groups.get(key, {})}
 
 
 def _estimate(metrics: dict, spread: dict) -> tuple[float, float | None, int]:
