@@ -103,6 +103,7 @@ def test_collapse_holds_only_when_every_seed_of_the_largest_beta_keeps_fewer_uni
     assert study.collapse(seeded(iwae, {1: [18, 19, 9], 20: [1, 2, 10]})).endswith("do not show a collapse.")
     one = study.collapse(seeded({1: [1.0], 20: [1.0]}, {1: [18], 20: [1]}))
     assert one.startswith(f"At β{NBSP}={NBSP}20 its one seed keeps 1 of the 64 dimensions, against 18")
+    assert one.endswith("the collapse holds on its one seed.")
 
 
 def test_coverage_says_which_seeds_every_configuration_has():

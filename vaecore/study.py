@@ -310,7 +310,7 @@ def collapse(runs: dict[str, dict], n: int = 64) -> str:
         return f"{first}; without a β{NBSP}={NBSP}1 run there is nothing to set them against."
     against = f"against {pm(plain, 1)} at β{NBSP}={NBSP}1"
     if max(kept) < min(plain):
-        return f"{first}, {against}: the collapse holds in every seed."
+        return f"{first}, {against}: the collapse holds " + ("in every seed." if len(kept) > 1 else "on its one seed.")
     return f"{first}, {against}: the two overlap, so the seeds do not show a collapse."
 
 
