@@ -37,9 +37,10 @@ def page_faults(mode: str) -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_freed_blocks_are_reused_not_faulted_in_again():
     """Ten passes fault in their temporaries' pages each time (1,500 a pass for each 6 MB)
-    unless freed blocks are kept; then a few times fewer (the best of two tries: a busy machine
-    can take back a kept block now and then)."""
-    assert min(page_faults("reuse") for _ in range(2)) * 3 < page_faults("default")
+    unless freed blocks are kept; then at least half as many (the best of two tries: a busy machine
+    can take back a kept block now and then). Kept blocks measured 4,100 here; glibc's own adaptive
+    threshold leaves the default anywhere from 10,700 to 40,400."""
+    assert min(page_faults("reuse") for _ in range(2)) * 2 < page_faults("default")
 
 
 GiB = 2**30
