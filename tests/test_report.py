@@ -7,7 +7,7 @@ import pytest
 
 from vaecore.config import Config
 from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, SeedClash, bench_table, cost, counted,
-                            difference, epochs, largest_difference, load_runs, makespan, metrics_table, outcome,
+                            difference, epochs, largest_difference, listed, load_runs, makespan, metrics_table, outcome,
                             percent, seed_counts, seed_spread, seed_table, seeds, signed, sweep_parts, sweeps_table,
                             table1, verdict, verdicts)
 
@@ -127,7 +127,8 @@ def test_seed_spread_groups_int_and_float_beta():
 def test_seeds_refuses_two_runs_of_one_seed():
     """A CPU run and its GPU twin are both seed 0: the seeds of a configuration are not silently one of them."""
     gpu = metrics(64, 0.1, 0, 71.0) | {"config": metrics(64, 0.1, 0, 71.0)["config"] | {"device": "cuda"}}
-    runs = {"n64-beta0p1": metrics(64, 0.1, 0, 70.0), "n64-beta0p1-gpu": gpu, "n64-beta0p1-seed1": metrics(64, 0.1, 1, 70.2)}
+    runs = {"n64-beta0p1": metrics(64, 0.1, 0, 70.0), "n64-beta0p1-gpu": gpu,
+            "n64-beta0p1-seed1": metrics(64, 0.1, 1, 70.2)}
     with pytest.raises(SeedClash, match="n64-beta0p1 and n64-beta0p1-gpu are both seed 0 of n = 64, β = 0.1"):
         seeds(runs)
     with pytest.raises(SeedClash):  # not two rows of n = 64, β = 0.1 in Table 1
@@ -294,6 +295,10 @@ def test_largest_difference_compares_runs_of_the_same_name_either_way():
     cpu = {"a": metrics(64, 1, 0, 100.0), "b": metrics(1, 1, 0, 160.0), "c": metrics(2, 1, 1, 140.0)}
     name, diff = largest_difference(gpu, cpu)  # c is not a Table 1 run (seed 1): left out
     assert name == "b" and diff == pytest.approx(-0.01)
+
+
+def test_listed_joins_the_last_item_with_and():
+    assert [listed(items) for items in ([1], [1, 2], [0, 1, 2])] == ["1", "1 and 2", "0, 1 and 2"]
 
 
 def test_sweeps_table_one_row_per_record(tmp_path):

@@ -72,6 +72,12 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     return f"{number(count)} {noun if count == 1 else plural or noun + 's'}"
 
 
+def listed(items: list) -> str:
+    """Items as a sentence lists them: ``"1"``, ``"1 and 2"``, ``"0, 1 and 2"``."""
+    words = [str(item) for item in items]
+    return f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else words[0]
+
+
 def signed(value: float, places: int = 2) -> str:
     """``value`` with an explicit sign and a typographic minus; a value that rounds to zero has none."""
     text = f"{abs(value):.{places}f}"

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from vaecore import plots
 from vaecore.model import VAE
-from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, number, plus_minus, seeds
+from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, listed, number, plus_minus, seeds
 from vaecore.style import WIDTH, styled
 
 STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
@@ -303,9 +303,8 @@ def collapse(runs: dict[str, dict], n: int = 64) -> str:
     counts = dict(measure(runs, n, lambda m: m["active_units"]))
     top = max(counts)
     kept, plain = counts[top], counts.get(1.0)
-    listed = " and ".join(filter(None, [", ".join(map(str, kept[:-1])), str(kept[-1])]))
     who = f"its {number(len(kept))} seeds keep" if len(kept) > 1 else "its one seed keeps"
-    first = f"At β{NBSP}={NBSP}{_label(top)} {who} {listed} of the {n} dimensions"
+    first = f"At β{NBSP}={NBSP}{_label(top)} {who} {listed(kept)} of the {n} dimensions"
     if plain is None:
         return f"{first}; without a β{NBSP}={NBSP}1 run there is nothing to set them against."
     against = f"against {pm(plain, 1)} at β{NBSP}={NBSP}1"
@@ -319,8 +318,7 @@ def coverage(runs: dict[str, dict], sizes: tuple[int, ...] = (64, 2)) -> str:
     groups = [list(names) for (n, _), names in seeds(runs).items() if n in sizes]
     everywhere = sorted(set.intersection(*(set(group) for group in groups)))
     if len(everywhere) > 1:
-        listed = ", ".join(map(str, everywhere[:-1])) + f" and {everywhere[-1]}"
-        return (f"Every configuration was trained with seeds {listed}, and each claim below is weighed "
+        return (f"Every configuration was trained with seeds {listed(everywhere)}, and each claim below is weighed "
                 f"against the spread over them.")
     several = sum(len(group) > 1 for group in groups)
     return (f"Every configuration has a run with seed 0, and {number(several)} of the {number(len(groups))} "
