@@ -67,6 +67,8 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
     Where ``out_dir`` holds no checkpoint but the book ships a model trained as ``config``
     (:func:`vaecore.weights.find`), that model is evaluated instead of training a new one,
     unless ``shipped`` or :func:`shipped_weights_used` says no; the terminal is told so.
+    Shipped weights are evaluated on the CPU, whatever device trained them, so that any machine
+    repeats their numbers: the sampled terms draw the same random numbers on every CPU.
     The IWAE estimate is the slow part of evaluation; one in a ``metrics.json`` already in
     ``out_dir`` for the same config and history is reused. Before any work, the config must
     be runnable here (:func:`check_runnable`) and ``out_dir`` is locked, which also checks
@@ -86,43 +88,47 @@ def run(config: Config, out_dir: str | Path | None = None, data_root: str | Path
         NotFinite: a figure of merit is NaN or infinite; nothing is written to ``metrics.json``.
     """
     out_dir = Path(out_dir) if out_dir is not None else run_dir(config)
-    check_runnable(config)
+    shipped = shipped and shipped_weights_used() and not (out_dir / "checkpoint.pt").exists()
+    source = weights.find(config) if shipped else None
+    check_runnable(config, training=source is None)
     with locked(out_dir):
-        return _run(config, out_dir, data_root, progress, shipped and shipped_weights_used())
+        return _run(config, out_dir, data_root, progress, source)
 
 
-def check_runnable(config: Config) -> None:
-    """Refuse at once a config this machine cannot run: its device is missing
-    (:func:`vaecore.train.resolve_device`) or it cannot fit in memory (:func:`vaecore.memory.check_fits`)."""
-    resolve_device(config.device)
+def check_runnable(config: Config, training: bool = True) -> None:
+    """Refuse at once a config this machine cannot run: it cannot fit in memory
+    (:func:`vaecore.memory.check_fits`), or it is to be trained and its device is missing
+    (:func:`vaecore.train.resolve_device`); shipped weights are evaluated on the CPU."""
+    if training:
+        resolve_device(config.device)
     check_fits(config)
 
 
-def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool, shipped: bool) -> Run:
+def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: bool, source: str | None) -> Run:
     threads = torch.get_num_threads()  # the run's own: a sweep may raise it for the last epochs
     test_set = load(config.dataset, train=False, root=data_root, size=config.test_size)
-    source = weights.find(config) if shipped and not (out_dir / "checkpoint.pt").exists() else None
     if source is None:
         train_set = load(config.dataset, train=True, root=data_root, size=config.train_size)
         model, history = train(config, train_set, test_set, out_dir, resume=True, progress=progress)
         train_images = len(train_set.x)
     else:
         tell(f"vaecore: note: no training: {out_dir} holds no checkpoint, so the shipped weights "
-             f"{weights.shipped_path(source)} are evaluated (VAECORE_SHIPPED=off trains instead)")
-        model = weights.load(source, resolve_device(config.device))
+             f"{weights.shipped_path(source)} are evaluated on the CPU (VAECORE_SHIPPED=off trains instead)")
+        model = weights.load(source, "cpu")
         record = weights.shipped_metrics(source)  # a GPU run's (<name>-gpu) from the GPU runs' folder
         history, train_images = record["history"], record["train_images"]
+    device = next(model.parameters()).device
 
     path = out_dir / "metrics.json"
     metrics = _read_json(path)
     if metrics.get("config") != config.to_dict() or metrics.get("history") != history:
-        metrics = _evaluate(model, config, history, test_set, train_images, progress)
+        metrics = _evaluate(model, config, history, test_set.x.to(device), train_images, progress)
         if torch.get_num_threads() != threads:
             metrics["machine"] |= {"threads": threads, "threads_raised_to": torch.get_num_threads()}
         if source is not None:  # the run's cost is its training's, where it trained; this evaluation is apart
             metrics["evaluated_on"] = metrics["machine"] | {"seconds": metrics["eval_seconds"]}
             metrics |= {key: record[key] for key in ("machine", "eval_seconds")}
-    metrics.update(latent_usage(model, test_set.x.to(resolve_device(config.device)))._asdict())
+    metrics.update(latent_usage(model, test_set.x.to(device))._asdict())
     check_finite(metrics, f"the run in {out_dir}")
     if source is None:
         metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
@@ -163,11 +169,11 @@ def _read_json(path: Path) -> dict:
     return metrics if isinstance(metrics, dict) else {}
 
 
-def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Split, train_images: int,
+def _evaluate(model: VAE, config: Config, history: dict[str, list], x_test: torch.Tensor, train_images: int,
               progress: bool) -> dict:
-    """The test-set ELBO terms and IWAE estimate, with where and by what they were computed."""
+    """The test-set ELBO terms and IWAE estimate on ``x_test`` (on the model's device), with where
+    and by what they were computed."""
     start = time.perf_counter()
-    x_test = test_set.x.to(resolve_device(config.device))
     test = elbo(model, x_test, config)
     metrics = {
         "config": config.to_dict(),
@@ -178,7 +184,7 @@ def _evaluate(model: VAE, config: Config, history: dict[str, list], test_set: Sp
         "test_iwae_nll": iwae_nll(model, x_test, config, k=config.iwae_k, progress=progress),
         "iwae_k": config.iwae_k,
         "train_images": train_images,
-        "test_images": len(test_set.x),
+        "test_images": len(x_test),
         "train_seconds": sum(history["seconds"]),
         "eval_seconds": time.perf_counter() - start,
         "trained_by": sorted(set(history["commit"])),

@@ -205,15 +205,18 @@ def execute(name: str, config: Config, values: dict, notebook: Path, outdir: Pat
             ``None`` (unset) as the sweep had them, and ``VAECORE_SHIPPED``.
 
     Returns:
-        The seconds the notebook took, the threads its kernel had and the worker's machine.
+        The seconds the notebook took, the threads its kernel had and the worker's machine (with
+        its GPU where the run trained on one; shipped weights are evaluated on the CPU).
     """
     threads = get_worker().state.nthreads
     # the kernel is a process started by papermill: it takes its folders and threads from this one's
     # environment, which is the long-lived worker's: set for this task alone
     # (the sweep shows each run's epoch itself, in one line)
     with environ(environment | dict.fromkeys(THREADS, str(threads)) | {"VAECORE_PROGRESS": "off"}):
-        return _execute(name, config, values, notebook, outdir) | {
-            "threads": threads, "machine": machine(resolve_device(config.device)) | {"threads": threads}}
+        result = _execute(name, config, values, notebook, outdir)
+    trained = not json.loads((outdir / f"{name}.json").read_text()).get("shipped_weights")
+    device = resolve_device(config.device) if trained else "cpu"
+    return result | {"threads": threads, "machine": machine(device) | {"threads": threads}}
 
 
 def _execute(name: str, config: Config, values: dict, notebook: Path, outdir: Path) -> dict:
@@ -437,6 +440,8 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         check_address(scheduler)
     configs = at_protocol(load(params, device), outdir)
     check_outputs(notebook, outdir, record)
+    if record is not None:
+        resolve_device(device or "cpu")  # the record's floor is measured there, once the sweep is done
     writable(outdir)
     todo = [name for name, (path, _, _) in configs.items()
             if force or is_stale(path, outdir / f"{name}.ipynb", notebook)]
