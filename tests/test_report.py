@@ -372,7 +372,8 @@ def test_verdict_sets_a_run_against_the_reports_row_with_the_seeds_spread():
 
 
 def test_verdict_of_a_run_the_report_lacks_points_to_the_beta_table_or_to_its_departures():
-    assert "{numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), {})
+    assert "Its row: n = 64, β = 0.2 in {numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), {})
+    assert "Its row: n = 2, β = 0.5 in" in verdict(_run(2, 0.5, 150.0), {})  # the table has both n at β = 0.5
     assert "no run of n = 64, β = 0.2" in verdict(_run(64, 0.2, 90.0), {})
     seeds = {f"s{seed}": _run(64, 0.2, 90.0 + seed, seed) for seed in range(3)}
     assert "{numref}`tab-beta`" in verdict(seeds["s2"], seeds)  # every seed of the β study has its row there

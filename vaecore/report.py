@@ -532,7 +532,7 @@ def verdict(metrics: dict, runs: dict[str, dict]) -> str:
             body += (f" Over {counted(spread['test_iwae_nll'][2], 'seed')} the IWAE NLL of this configuration is "
                      f"{plus_minus(*spread['test_iwae_nll'][:2])} nats.")
         if key[0] in (2, 64) and not gpu:  # the β study's configurations, every seed (vaecore.study.table)
-            body += f" Its row: β{NBSP}={NBSP}{key[1]:g} in {{numref}}`tab-beta`."
+            body += f" Its row: {label} in {{numref}}`tab-beta`."
     return f":::{{admonition}} Against the report\n:class: important\n{body}\n:::"
 
 
