@@ -18,6 +18,7 @@ from pathlib import Path
 import dask
 import nbformat
 import pytest
+import torch
 import yaml
 from distributed import Client, LocalCluster
 
@@ -26,6 +27,7 @@ from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.cost import run_cost
 from vaecore.experiment import run_dir
+from vaecore.train import DeviceUnavailable
 from vaecore.sweep import (QUIET, SweepError, at_protocol, complete, connect, is_stale, load, publish,
                            share_idle_cores, sweep)
 
@@ -34,7 +36,8 @@ WEIGHTS_SHA256 = hashlib.sha256(b"weights").hexdigest()
 
 # A stand-in for book/experiment.ipynb: same parameters, writes the run's metrics. Every execution
 # appends its kernel's pid to the run folder's `attempts`; n = 3 fails; n = 4's first execution
-# leaves a checkpoint and kills its worker, the next resumes it; n = 5 runs until stopped.
+# leaves a checkpoint and kills its worker, the next resumes it; n = 5 runs until stopped. On the
+# device cuda it stands for a page that evaluated shipped weights (on the CPU, as experiment.run does).
 STAND_IN = [
     ("n = 1\nseed = 0\ndevice = 'cpu'", ["parameters"]),
     ("import hashlib, json, os, signal, time\n"
@@ -56,7 +59,8 @@ STAND_IN = [
      "(folder / 'metrics.json').write_text(json.dumps(\n"
      "    {'n': n, 'device': device, 'threads': os.environ['OMP_NUM_THREADS'], 'resumed': resumed,\n"
      "     'shipped': os.environ.get('VAECORE_SHIPPED'), 'data': os.environ.get('VAECORE_DATA'),\n"
-     "     'weights_sha256': hashlib.sha256(b'weights').hexdigest()}))\n"
+     "     'weights_sha256': hashlib.sha256(b'weights').hexdigest(),\n"
+     "     **({'shipped_weights': 'stand-in'} if device == 'cuda' else {})}))\n"
      "(folder / 'model.pt').write_bytes(b'weights')", []),
 ]
 
@@ -128,6 +132,19 @@ def test_longest_configurations_run_first_and_the_record_has_the_floor(tmp_path,
     assert list(timing["minutes"]) == ["long", "short"]  # in the order they finished
     assert timing["floor_minutes"] > 0 and timing["matmul_gflops"] > 0
     assert timing["wall_over_floor"] == pytest.approx(timing["wall_minutes"] / timing["floor_minutes"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_a_gpu_page_of_shipped_weights_sweeps_on_a_machine_without_a_gpu(tmp_path, notebook, runs):
+    """Shipped weights are evaluated on the CPU, so such a page needs no GPU; a record does, as it
+    times the sweep's device, and is refused before anything starts."""
+    path, out = params_file(tmp_path, "gpu", n=1, seed=0), tmp_path / "out"
+    with pytest.raises(DeviceUnavailable):
+        sweep([path], notebook=notebook, outdir=out, device="cuda", record=tmp_path / "sweep.json")
+    assert not out.exists()
+    assert sweep([path], notebook=notebook, outdir=out, device="cuda") == []
+    assert json.loads((out / "gpu.json").read_text())["device"] == "cuda"
 
 
 @pytest.mark.slow
