@@ -71,3 +71,16 @@ def test_papermill_with_a_partial_params_file_runs_the_validated_config(data_roo
     folder = tmp_path / "runs" / run_dir(config).name
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["config"] == config.to_dict() and metrics["iwae_k"] == 1000
+
+
+def test_every_run_page_in_the_book_is_this_notebook_executed():
+    """Every page in book/experiments*/ has the notebook's cells word for word, its injected
+    parameters apart: no page shows an older template than the others."""
+    template = [cell.source for cell in load_notebook_node(str(NOTEBOOK)).cells]
+    pages = sorted(NOTEBOOK.parent.glob("experiments*/*.ipynb"))
+    if not pages:
+        pytest.skip("no run pages")
+    for page in pages:
+        cells = [cell.source for cell in load_notebook_node(str(page)).cells
+                 if "injected-parameters" not in cell.metadata.get("tags", [])]
+        assert cells == template, f"{page.relative_to(REPO)} is not book/experiment.ipynb executed: re-execute it"
