@@ -8,6 +8,7 @@ from pathlib import Path
 from vaecore import weights
 from vaecore.config import Config, ConfigError, params_dir
 from vaecore.provenance import describe
+from vaecore.report import listed
 
 
 def title(config: Config) -> str:
@@ -90,4 +91,4 @@ def weights_note(config: Config, metrics: dict) -> str:
 def versions(commits: list[str]) -> str:
     """The code versions that trained a run, in words: ``"version 8c373ca"``, ``"versions 8c373ca and 72de02a"``."""
     short = [c[:7] + ("+dirty" if c.endswith("+dirty") else "") for c in commits]
-    return ("version " if len(short) == 1 else "versions ") + ", ".join(short[:-1]) + (" and " if len(short) > 1 else "") + short[-1]
+    return ("version " if len(short) == 1 else "versions ") + listed(short)
