@@ -255,7 +255,8 @@ def test_verdicts_judge_the_mean_of_the_seeds_by_their_spread():
     mean, std = statistics.mean([145.49, 144.0, 146.0]), statistics.stdev([145.49, 144.0, 146.0])
     assert line.startswith(f"- [{label(2, 1)}](experiments/s0.ipynb): {mean:.2f}{NBSP}±{NBSP}{std:.2f} over three "
                            f"seeds against the report's 144.49")
-    assert line.endswith(f"|Δ|{NBSP}={NBSP}{(mean - 144.49) / std:.1f}{NBSP}σ, within the spread of its seeds.")
+    # |Δ| with a word joiner, "= x σ" with no-break spaces: the phrase never breaks across lines
+    assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{(mean - 144.49) / std:.1f}{NBSP}σ, within the spread of its seeds.")
     tight = {"s0": metrics(2, 1, 0, 145.0), "s1": metrics(2, 1, 1, 145.1), "s2": metrics(2, 1, 2, 144.9)}
     [line] = verdicts(tight).splitlines()  # 0.51 nats off with σ = 0.1
     assert line.endswith(f"{NBSP}σ, more than the spread of its seeds gives (σ{NBSP}={NBSP}0.10 nats).")

@@ -36,6 +36,7 @@ NOISE = 2.0
 
 MINUS = "\u2212"  # a typographic minus: it does not break a line, as a hyphen may
 NBSP = "\u00a0"
+ABS_DELTA = "|\u2060Δ|"  # a word joiner after the bar: a line may break after a vertical bar
 
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -295,7 +296,7 @@ def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
                 f"{'within' if within else 'outside'} the {TOLERANCE:.0%} tolerance; ")
         if std:
             sigmas = abs(mean - report) / std
-            line += (f"|Δ|{NBSP}={NBSP}{sigmas:.1f}{NBSP}σ, " +
+            line += (f"{ABS_DELTA}{NBSP}={NBSP}{sigmas:.1f}{NBSP}σ, " +
                      ("within the spread of its seeds." if sigmas <= NOISE
                       else f"more than the spread of its seeds gives (σ{NBSP}={NBSP}{std:.2f} nats)."))
         else:
@@ -518,7 +519,7 @@ def verdict(metrics: dict, runs: dict[str, dict]) -> str:
         if spread:
             _, std, count = spread["test_total"]
             body += (f" Over {counted(count, 'seed')} this configuration's objective has a standard deviation "
-                     f"σ{NBSP}={NBSP}{std:.2f} nats: |Δ|{NBSP}={NBSP}{abs(diff) / std:.1f}{NBSP}σ.")
+                     f"σ{NBSP}={NBSP}{std:.2f} nats: {ABS_DELTA}{NBSP}={NBSP}{abs(diff) / std:.1f}{NBSP}σ.")
         else:
             body += " The configuration was run with one seed, so there is no σ to set Δ against."
         table = "tab-seeds" if config["seed"] != 0 else "tab-table1-gpu" if gpu else "tab-table1"
