@@ -2,13 +2,14 @@
 
 import copy
 import math
+import statistics
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
-from vaecore.evaluate import elbo, iwae_nll, latent_usage, seeded
+from vaecore.evaluate import draw_spread, elbo, iwae_nll, latent_usage, seeded
 from vaecore.train import make_model, train
 
 
@@ -47,6 +48,19 @@ def test_elbo_is_deterministic_for_a_seed(mnist, tiny_config):
     model, x = make_model(config, 784), mnist[1].x
     assert elbo(model, x, config, seed=5) == elbo(model, x, config, seed=5)
     assert elbo(model, x, config, seed=5).recon != elbo(model, x, config, seed=6).recon
+
+
+def test_draw_spread_is_the_spread_of_the_sampled_z_alone(trained):
+    """The totals of eight seeds differ by their draws of z; where q(z|x) has no width, they do not."""
+    model, config, x = trained
+    assert draw_spread(model, x, config) == pytest.approx(
+        statistics.stdev(elbo(model, x, config, seed=seed).total for seed in range(8)))
+    assert draw_spread(model, x, config) > 0
+    narrow = copy.deepcopy(model)
+    with torch.no_grad():
+        narrow.encoder[-1].bias[config.n:] = -60.0  # log σ² of every dimension: σ = 1e-13
+        narrow.encoder[-1].weight[config.n:] = 0.0
+    assert draw_spread(narrow, x, config) < 1e-4
 
 
 def test_elbo_total_is_recon_plus_beta_kl(mnist, tiny_config):

@@ -84,3 +84,20 @@ def test_every_run_page_in_the_book_is_this_notebook_executed():
         cells = [cell.source for cell in load_notebook_node(str(page)).cells
                  if "injected-parameters" not in cell.metadata.get("tags", [])]
         assert cells == template, f"{page.relative_to(REPO)} is not book/experiment.ipynb executed: re-execute it"
+
+
+def test_every_run_pages_verdict_is_the_one_the_book_gives_now():
+    """A page's opening box depends on the other runs (its seeds' σ): one executed before its
+    seeds existed says "one seed" until it is executed again."""
+    from vaecore.report import load_runs, verdict
+    from vaecore.weights import shipped_dir
+
+    runs, pages = load_runs(shipped_dir()), sorted(NOTEBOOK.parent.glob("experiments*/*.ipynb"))
+    if not pages:
+        pytest.skip("no run pages")
+    for page in pages:
+        glued = [output["data"]["application/papermill.record/text/markdown"]
+                 for cell in load_notebook_node(str(page)).cells for output in cell.get("outputs", [])
+                 if output.get("metadata", {}).get("scrapbook", {}).get("name") == "verdict"]
+        metrics = json.loads(page.with_suffix(".json").read_text())
+        assert glued == [verdict(metrics, runs)], f"{page.relative_to(REPO)} has an outdated verdict: re-execute it"

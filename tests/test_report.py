@@ -1,6 +1,7 @@
 """The book's tables: ours beside the report's Table 1, and the spread over seeds."""
 
 import json
+import math
 import statistics
 
 import pytest
@@ -9,7 +10,7 @@ from vaecore.config import Config
 from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, SeedClash, bench_table, cost, counted,
                             difference, epochs, largest_difference, listed, load_runs, makespan, metrics_table, outcome,
                             percent, seed_counts, seed_spread, seed_table, seeds, signed, sweep_parts, sweeps_table,
-                            table1, verdict, verdicts)
+                            table1, verdict, verdicts, draws)
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):
@@ -67,7 +68,7 @@ def test_only_runs_at_the_reports_protocol_count():
     runs["smoke"] = metrics(2, 1, 0, 524.6) | {"config": smoke.to_dict()}
     for key, value in [("lr", 1e-3), ("batch_size", 128), ("hidden", [512]), ("epochs", 20), ("test_size", 500)]:
         runs[f"n2-seed3-{key}"] = metrics(2, 1, 3, 300.0) | {"config": {"n": 2, "beta": 1, "seed": 3, key: value}}
-    assert [cells(row)[0] for row in rows(table1(runs))] == [label(2, 1), f"*mean{NBSP}±{NBSP}σ, two seeds*",
+    assert [cells(row)[0] for row in rows(table1(runs))] == [label(2, 1), "*mean of two seeds*",
                                                              "*report*"]
     assert seed_spread(runs)[(2, 1.0)]["test_total"][2] == 2
     assert outcome(runs)["rows"] == 1 and "524" not in outcome(runs)["sentence"]
@@ -145,9 +146,13 @@ def test_table1_with_seeds_gives_their_mean_and_the_difference_in_sigmas():
     header, _, seed0, seeds, report = table1(runs).splitlines()
     assert cells(header) == ["configuration", "D", "R", "D + βR", "Δ", "Δ/σ", "IWAE NLL"]
     assert cells(seed0)[3:6] == ["100.13", f"+0.10{NBSP}(+0.1%)", "1.0"]
-    assert cells(seeds) == [f"*mean{NBSP}±{NBSP}σ, three seeds*", f"80.13{NBSP}±{NBSP}0.10", f"20.00{NBSP}±{NBSP}0.00",
+    assert cells(seeds) == ["*mean of three seeds*", f"80.13{NBSP}±{NBSP}0.10", f"20.00{NBSP}±{NBSP}0.00",
                             f"100.13{NBSP}±{NBSP}0.10", f"+0.10{NBSP}(+0.1%)", "1.0", f"96.13{NBSP}±{NBSP}0.10"]
     assert cells(report)[:6] == ["*report*", "76.23", "23.80", "100.03", "", ""]
+    for m in runs.values():  # the draws of z move each total by 0.17: σ = hypot(0.10, 0.17) = 0.20
+        m["test_total_draw_sd"] = 0.1 * math.sqrt(3)
+    _, _, seed0, seeds, _ = table1(runs).splitlines()
+    assert cells(seed0)[5] == cells(seeds)[5] == "0.5"
 
 
 def test_seed_table_row():
@@ -256,10 +261,14 @@ def test_verdicts_judge_the_mean_of_the_seeds_by_their_spread():
     assert line.startswith(f"- [{label(2, 1)}](experiments/s0.ipynb): {mean:.2f}{NBSP}±{NBSP}{std:.2f} over three "
                            f"seeds against the report's 144.49")
     # |Δ| with a word joiner, "= x σ" with no-break spaces: the phrase never breaks across lines
-    assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{(mean - 144.49) / std:.1f}{NBSP}σ, within the spread of its seeds.")
+    assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{(mean - 144.49) / std:.1f}{NBSP}σ, within the noise of seeds and draws.")
     tight = {"s0": metrics(2, 1, 0, 145.0), "s1": metrics(2, 1, 1, 145.1), "s2": metrics(2, 1, 2, 144.9)}
     [line] = verdicts(tight).splitlines()  # 0.51 nats off with σ = 0.1
-    assert line.endswith(f"{NBSP}σ, more than the spread of its seeds gives (σ{NBSP}={NBSP}0.10 nats).")
+    assert line.endswith(f"{NBSP}σ, more than the noise of seeds and draws gives (σ{NBSP}={NBSP}0.10 nats).")
+    for m in tight.values():  # the evaluation's draws of z move each total by 0.3 nats: 0.51 is within that
+        m["test_total_draw_sd"] = 0.3
+    [line] = verdicts(tight).splitlines()
+    assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{0.51 / math.hypot(0.1, 0.3):.1f}{NBSP}σ, within the noise of seeds and draws.")
 
 
 def test_outcome_judges_each_row_by_its_seeds_mean_and_names_the_largest_difference():
@@ -275,15 +284,14 @@ def test_outcome_judges_each_row_by_its_seeds_mean_and_names_the_largest_differe
     # n = 2's mean is 2.17 nats below the report, 2.1 of its seeds' σ: beyond NOISE
     assert result["beyond"] == 1 and NOISE == 2
     assert f"the one row with seeds differs from the report by more than 2{NBSP}σ: n = 2, β = 1 at 2.1{NBSP}σ ({MINUS}2.17 nats)." in result["sentence"]
-    assert result["noise"].startswith("The standard deviation of a total over seeds, in nats, is "
-                                      f"n{NBSP}={NBSP}2: 1.02. Against")
+    assert result["noise"].startswith("The standard deviation σ of a total over seeds and over the draws of z in "
+                                      f"its evaluation, in nats, is n{NBSP}={NBSP}2: 1.02. Against its own noise σ")
 
 
 def test_outcome_says_when_every_row_is_within_its_seeds_spread():
     runs = {"a": metrics(2, 1, 0, 144.0), "b": metrics(2, 1, 1, 145.0)}
     assert outcome(runs)["beyond"] == 0
-    assert outcome(runs)["sentence"].endswith(f"Every row with seeds is within 2{NBSP}σ of the report, σ being "
-                                              "the spread of its own seeds.")
+    assert outcome(runs)["sentence"].endswith(f"Every row with seeds is within 2{NBSP}σ of the report.")
 def test_outcome_says_all_when_all_are_within():
     runs = {"a": metrics(1, 1, 0, 161.0), "b": metrics(2, 1, 0, 144.5)}
     assert outcome(runs)["sentence"].startswith("All two of the report's")
@@ -382,3 +390,14 @@ def test_verdict_of_a_run_the_report_lacks_points_to_the_beta_table_or_to_its_de
     smoke = verdict(_run(2, 1.0, 170.0, epochs=2, train_size=2000), {})
     assert "departs from the report's protocol (2 epochs, 2,000 training images)" in smoke
     assert "tab-" not in smoke
+
+
+def test_draws_says_how_much_the_evaluations_draws_move_a_total_beside_the_seeds_spread():
+    runs = {f"{n}-{seed}": metrics(n, beta, seed, total + seed * 0.1)
+            for n, beta, total in ((64, 10.0, 180.0), (2, 1.0, 144.0)) for seed in range(3)}
+    assert draws(runs) == ""  # runs that did not measure it
+    for name, m in runs.items():
+        m["test_total_draw_sd"] = 0.24 if name.startswith("64") else 0.02
+    assert draws(runs) == ("The draws of z in an evaluation alone move a total by 0.02 to 0.24 nats (a standard "
+                           "deviation over repeated draws), the most at n = 64, β = 10: more than its seeds' "
+                           "spread of 0.10.")

@@ -16,7 +16,7 @@ from vaecore import weights
 from vaecore.config import Config
 from vaecore.data import Split, load
 from vaecore.errors import VaecoreError
-from vaecore.evaluate import elbo, iwae_nll, latent_usage
+from vaecore.evaluate import draw_spread, elbo, iwae_nll, latent_usage
 from vaecore.folder import locked, write_atomically
 from vaecore.memory import check_fits
 from vaecore.model import VAE
@@ -181,6 +181,7 @@ def _evaluate(model: VAE, config: Config, history: dict[str, list], x_test: torc
         "test_recon": test.recon,
         "test_kl": test.kl,
         "test_elbo": -(test.recon + test.kl),
+        "test_total_draw_sd": draw_spread(model, x_test, config),
         "test_iwae_nll": iwae_nll(model, x_test, config, k=config.iwae_k, progress=progress),
         "iwae_k": config.iwae_k,
         "train_images": train_images,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -118,18 +119,18 @@ def plus_minus(mean: float, std: float, places: int = 2) -> str:
     return f"{mean:.{places}f}{NBSP}±{NBSP}{std:.{places}f}"
 
 
-# the test figures Table 1 gives for a run and, over its seeds, as mean ± σ
+# the test figures Table 1 gives for a run and, over its seeds, as mean ± standard deviation
 _TABLE1_TERMS = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
 
 
 def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     """Table 1 as markdown: for each configuration our seed-0 run, the mean ± standard deviation
     over its seeds where it has several, and the report's numbers (D, R, D + βR); the difference from
-    the report's total in nats and percent and, where there are seeds, in units of their standard
-    deviation σ; and the IWAE NLL, which puts every β on the same scale.
+    the report's total in nats and percent and, where there are seeds, in units of a run's
+    :func:`noise` σ; and the IWAE NLL, which puts every β on the same scale.
 
     Each configuration takes a row per line of numbers, ours (named by the configuration), the
-    seeds' (*mean ± σ*) and the report's (*report*), so that the table stays narrow.
+    seeds' (*mean of three seeds*) and the report's (*report*), so that the table stays narrow.
 
     Args:
         runs: metrics by run name; seeds other than 0 give the spread (see :func:`seed_spread`);
@@ -155,13 +156,13 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     for name, m in ours.items():
         bce, kl, total = ORIGINAL_TABLE1[_key(m)]
         stats = spread.get(_key(m))
-        std = stats["test_total"][1] if stats else None
+        std = noise(stats) if stats else None
         lines.append(row(_link(name, m, pages),
                          [f"{m[term]:.2f}" for term in _TABLE1_TERMS],
                          difference(m["test_total"], total), _sigmas(m["test_total"] - total, std)))
         if stats:
             mean = stats["test_total"][0]
-            lines.append(row(f"*mean{NBSP}±{NBSP}σ, {number(stats['test_total'][2])} seeds*",
+            lines.append(row(f"*mean of {number(stats['test_total'][2])} seeds*",
                              [plus_minus(*stats[term][:2]) for term in _TABLE1_TERMS],
                              difference(mean, total), _sigmas(mean - total, std)))
         lines.append(row("*report*", [f"{bce:.2f}", f"{kl:.2f}", f"{total:.2f}", "–"], "", ""))
@@ -180,7 +181,7 @@ def epochs(runs: dict[str, dict]) -> str:
 
 
 # What the spread over seeds summarises: the test figures and the active units of each run's metrics.
-_SPREAD = ("test_recon", "test_kl", "test_total", "test_iwae_nll", "active_units")
+_SPREAD = ("test_recon", "test_kl", "test_total", "test_iwae_nll", "active_units", "test_total_draw_sd")
 
 
 class SeedClash(VaecoreError):
@@ -221,6 +222,31 @@ def seed_spread(runs: dict[str, dict]) -> dict[tuple[int, float], dict[str, tupl
                        for term in _SPREAD if all(term in m for m in group)
                        for values in [[m[term] for m in group]]}
     return spread
+
+
+def noise(stats: dict) -> float:
+    """σ of one run's objective D + βR, from its configuration's :func:`seed_spread`: the standard
+    deviation over the seeds combined with that over the draws of z of an evaluation (the seeds'
+    mean), where the runs measured it. Every seed is evaluated with the same draws, so the seeds'
+    spread alone leaves the draws' out."""
+    seeds = stats["test_total"][1]
+    return math.hypot(seeds, stats["test_total_draw_sd"][0]) if "test_total_draw_sd" in stats else seeds
+
+
+def draws(runs: dict[str, dict]) -> str:
+    """How much the draws of z in an evaluation move a Table 1 objective, in a sentence: the range of
+    :func:`noise`'s draw term over the configurations with seeds, and the largest beside its seeds' spread."""
+    spread = {key: stats for key, stats in seed_spread(runs).items()
+              if key in ORIGINAL_TABLE1 and "test_total_draw_sd" in stats}
+    if not spread:
+        return ""
+    by = {key: stats["test_total_draw_sd"][0] for key, stats in spread.items()}
+    top = max(by, key=by.get)
+    seeds = spread[top]["test_total"][1]
+    than = "more than" if by[top] > seeds else "less than"
+    return (f"The draws of z in an evaluation alone move a total by {min(by.values()):.2f} to {by[top]:.2f} nats "
+            f"(a standard deviation over repeated draws), the most at {_label(*top)}: {than} its seeds' spread "
+            f"of {seeds:.2f}.")
 
 
 def seed_table(runs: dict[str, dict], pages: str | None = None) -> str:
@@ -270,11 +296,14 @@ def table1_runs(runs: dict[str, dict]) -> dict[str, dict]:
 
 
 def _estimate(metrics: dict, spread: dict) -> tuple[float, float | None, int]:
-    """A Table 1 run's total as the book judges it: the mean, standard deviation and count over its
-    configuration's seeds (``spread``, :func:`seed_spread`) where it has several, else its own total
-    with no deviation."""
+    """A Table 1 run's total as the book judges it: the mean over its configuration's seeds
+    (``spread``, :func:`seed_spread`) where it has several, with its :func:`noise` and the count
+    of seeds; else its own total with no deviation."""
     stats = spread.get(_key(metrics))
-    return stats["test_total"] if stats else (metrics["test_total"], None, 1)
+    if not stats:
+        return metrics["test_total"], None, 1
+    mean, _, count = stats["test_total"]
+    return mean, noise(stats), count
 
 
 def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
@@ -297,8 +326,8 @@ def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
         if std:
             sigmas = abs(mean - report) / std
             line += (f"{ABS_DELTA}{NBSP}={NBSP}{sigmas:.1f}{NBSP}σ, " +
-                     ("within the spread of its seeds." if sigmas <= NOISE
-                      else f"more than the spread of its seeds gives (σ{NBSP}={NBSP}{std:.2f} nats)."))
+                     ("within the noise of seeds and draws." if sigmas <= NOISE
+                      else f"more than the noise of seeds and draws gives (σ{NBSP}={NBSP}{std:.2f} nats)."))
         else:
             line += "not repeated with other seeds, so there is no σ to set Δ against."
         lines.append(line)
@@ -337,7 +366,7 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
                 f"{percent(diffs[name])} ({_label(*_key(table[name]))})")
     if not spread:
         return result | {"beyond": 0, "sentence": sentence + ".", "noise": ""}
-    result["spread"] = max(stats["test_total"][1] for stats in spread.values())
+    result["spread"] = max(noise(stats) for stats in spread.values())
     beyond = {n: abs(estimates[n][0] - reports[n]) / estimates[n][1] for n in table
               if estimates[n][1] and abs(estimates[n][0] - reports[n]) > NOISE * estimates[n][1]}
     result["beyond"] = len(beyond)
@@ -346,16 +375,17 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
                          f"nats)" for n in sorted(beyond, key=beyond.get, reverse=True))
         which = (f"{number(len(beyond))} of the {number(len(repeated))} rows with seeds" if len(repeated) > 1
                  else "the one row with seeds")
-        noise = (f"Against the spread of its own seeds, {which} {'differs' if len(beyond) == 1 else 'differ'} "
-                 f"from the report by more than {NOISE:g}{NBSP}σ: {rows}")
+        judged = (f"Against its own noise σ, {which} {'differs' if len(beyond) == 1 else 'differ'} "
+                  f"from the report by more than {NOISE:g}{NBSP}σ: {rows}")
     else:
-        noise = f"Every row with seeds is within {NOISE:g}{NBSP}σ of the report, σ being the spread of its own seeds"
+        judged = f"Every row with seeds is within {NOISE:g}{NBSP}σ of the report"
     sizes = sorted({key[0] for key in spread})
-    stds = {n: sorted(stats["test_total"][1] for key, stats in spread.items() if key[0] == n) for n in sizes}
+    stds = {n: sorted(noise(stats) for key, stats in spread.items() if key[0] == n) for n in sizes}
     widths = "; ".join(f"n{NBSP}={NBSP}{n}: {values[0]:.2f}" if len(values) == 1 else
                        f"n{NBSP}={NBSP}{n}: {values[0]:.2f} to {values[-1]:.2f}" for n, values in stds.items())
-    result["sentence"] = sentence + ". " + noise + "."
-    result["noise"] = (f"The standard deviation of a total over seeds, in nats, is {widths}. {noise}.")
+    result["sentence"] = sentence + ". " + judged + "."
+    result["noise"] = (f"The standard deviation σ of a total over seeds and over the draws of z in its "
+                       f"evaluation, in nats, is {widths}. {judged}.")
     return result
 
 
@@ -517,8 +547,9 @@ def verdict(metrics: dict, runs: dict[str, dict]) -> str:
                 f"{'within' if within else 'outside'} the {TOLERANCE:.0%} tolerance.")
         spread = seed_spread(runs).get(key)
         if spread:
-            _, std, count = spread["test_total"]
-            body += (f" Over {counted(count, 'seed')} this configuration's objective has a standard deviation "
+            std, count = noise(spread), spread["test_total"][2]
+            body += (f" Over {counted(count, 'seed')} and the draws of z in its evaluation, this configuration's "
+                     f"objective has a standard deviation "
                      f"σ{NBSP}={NBSP}{std:.2f} nats: {ABS_DELTA}{NBSP}={NBSP}{abs(diff) / std:.1f}{NBSP}σ.")
         else:
             body += " The configuration was run with one seed, so there is no σ to set Δ against."
