@@ -28,11 +28,12 @@ ORIGINAL_TABLE1 = {
 # A run reproduces a row of Table 1 when its total is within this fraction of the report's.
 # The report gives one run per configuration, no error bars and not every convention of its
 # evaluation; 1% is about twice the largest seed-to-seed spread of a total (n = 1) and many times
-# that of n = 64, so each row is also judged against its own seeds' spread (NOISE).
+# that of n = 64, so each row is also judged against its own noise (NOISE).
 TOLERANCE = 0.01
 
-# A difference from the report beyond this many standard deviations of its row's seeds is more than
-# seed noise usually gives; with three seeds the standard deviation is itself uncertain by about a factor of two.
+# A difference from the report beyond this many standard deviations of a run's total (its :func:`noise`:
+# seeds and draws) is more than that noise usually gives; with three seeds it is itself uncertain by
+# about a factor of two.
 NOISE = 2.0
 
 MINUS = "\u2212"  # a typographic minus: it does not break a line, as a hyphen may
