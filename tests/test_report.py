@@ -268,6 +268,7 @@ def test_verdicts_judge_the_mean_of_the_seeds_by_their_spread():
     for m in tight.values():  # the evaluation's draws of z move each total by 0.3 nats: 0.51 is within that
         m["test_total_draw_sd"] = 0.3
     [line] = verdicts(tight).splitlines()
+    assert f"145.00{NBSP}±{NBSP}0.10 over three seeds" in line  # the seeds' spread; σ is the noise
     assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{0.51 / math.hypot(0.1, 0.3):.1f}{NBSP}σ, within the noise of seeds and draws.")
 
 

@@ -309,8 +309,8 @@ def _estimate(metrics: dict, spread: dict) -> tuple[float, float | None, int]:
 
 def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
     """One markdown bullet per Table 1 configuration: its total against the report's, by the mean
-    over its seeds where it has several, judged by :data:`TOLERANCE` and by :data:`NOISE` standard
-    deviations σ of those seeds.
+    over its seeds (± their standard deviation) where it has several, judged by :data:`TOLERANCE`
+    and by :data:`NOISE` times the :func:`noise` σ of a run's total.
 
     Args:
         runs: metrics by run name, other seeds included (they give the mean and σ).
@@ -320,7 +320,8 @@ def verdicts(runs: dict[str, dict], pages: str | None = None) -> str:
     for name, (m, report) in against_report(runs).items():
         mean, std, count = _estimate(m, spread)
         within = abs(mean / report - 1) <= TOLERANCE
-        ours = f"{plus_minus(mean, std)} over {counted(count, 'seed')}" if std else f"{mean:.2f} (one seed)"
+        ours = (f"{plus_minus(mean, spread[_key(m)]['test_total'][1])} over {counted(count, 'seed')}" if std
+                else f"{mean:.2f} (one seed)")
         line = (f"- {_link(name, m, pages)}: {ours} against the report's {report:.2f}, "
                 f"Δ{NBSP}={NBSP}{difference(mean, report)}, "
                 f"{'within' if within else 'outside'} the {TOLERANCE:.0%} tolerance; ")
