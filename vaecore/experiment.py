@@ -117,18 +117,18 @@ def _run(config: Config, out_dir: Path, data_root: str | Path | None, progress: 
         model = weights.load(source, "cpu")
         record = weights.shipped_metrics(source)  # a GPU run's (<name>-gpu) from the GPU runs' folder
         history, train_images = record["history"], record["train_images"]
-    device = next(model.parameters()).device
+    x_test = test_set.x.to(next(model.parameters()).device)
 
     path = out_dir / "metrics.json"
     metrics = _read_json(path)
     if metrics.get("config") != config.to_dict() or metrics.get("history") != history:
-        metrics = _evaluate(model, config, history, test_set.x.to(device), train_images, progress)
+        metrics = _evaluate(model, config, history, x_test, train_images, progress)
         if torch.get_num_threads() != threads:
             metrics["machine"] |= {"threads": threads, "threads_raised_to": torch.get_num_threads()}
         if source is not None:  # the run's cost is its training's, where it trained; this evaluation is apart
             metrics["evaluated_on"] = metrics["machine"] | {"seconds": metrics["eval_seconds"]}
             metrics |= {key: record[key] for key in ("machine", "eval_seconds")}
-    metrics.update(latent_usage(model, test_set.x.to(device))._asdict())
+    metrics.update(latent_usage(model, x_test)._asdict())
     check_finite(metrics, f"the run in {out_dir}")
     if source is None:
         metrics["weights_sha256"] = weights.save(model, config, out_dir / "model.pt")
