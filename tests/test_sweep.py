@@ -28,8 +28,10 @@ from vaecore.config import Config
 from vaecore.cost import run_cost
 from vaecore.experiment import run_dir
 from vaecore.train import DeviceUnavailable
-from vaecore.sweep import (QUIET, SweepError, at_protocol, complete, connect, is_stale, load, publish,
-                           share_idle_cores, sweep)
+from vaecore.checks import at_protocol, load
+from vaecore.cluster import QUIET, connect
+from vaecore.pages import complete, publish, stale
+from vaecore.sweep import SweepError, share_idle_cores, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_SHA256 = hashlib.sha256(b"weights").hexdigest()
