@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from vaecore import plots, style
+from vaecore import beta_figures, diagram, plots, style
 from vaecore.data import Split
 from vaecore.model import VAE
 
@@ -173,12 +173,12 @@ def test_the_rate_of_64_dimensions_has_integer_ticks_and_no_labels():
 
 def test_figures_across_beta_show_one_row_or_panel_per_model(mnist):
     models = {beta: model(2) for beta in (0.1, 1.0, 10.0)}
-    by_beta = plots.by_beta(models, mnist[1].x)
+    by_beta = beta_figures.by_beta(models, mnist[1].x)
     assert by_beta.axes[0].get_gridspec().nrows == 4  # the test images, then one row per beta
-    maps = plots.latent_maps(models, mnist[1], max_points=100)
+    maps = beta_figures.latent_maps(models, mnist[1], max_points=100)
     assert [ax.get_title() for ax in maps.axes if ax.axison] == ["β = 0.1", "β = 1", "β = 10"]
     assert maps.axes[3].get_legend() is not None  # the fourth cell holds the legend
-    assert len(plots.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
+    assert len(beta_figures.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
     check(by_beta)
 
 
@@ -193,16 +193,16 @@ def test_the_n1_traversal_is_cut_into_rows_along_z():
 
 
 def test_the_model_diagram_names_the_parts_and_both_loss_terms():
-    texts = " ".join(text.get_text() for text in plots.model_diagram().findobj(Text))
+    texts = " ".join(text.get_text() for text in diagram.model_diagram().findobj(Text))
     for part in ("encoder", "decoder", "distortion", "rate", "\\mathbf{z}", "D + \\beta R"):
         assert part in texts
 
 
 def test_the_model_diagram_is_written_for_html_and_pdf_the_same_each_time(tmp_path, repo_root):
     """SVG for the HTML, PDF for LaTeX, byte for byte the same when drawn again; the method shows them."""
-    first = [path.read_bytes() for path in plots.save_model_diagram(tmp_path)]
+    first = [path.read_bytes() for path in diagram.save_model_diagram(tmp_path)]
     assert first[0].lstrip().startswith(b"<?xml") and first[1].startswith(b"%PDF")
-    assert [path.read_bytes() for path in plots.save_model_diagram(tmp_path)] == first
+    assert [path.read_bytes() for path in diagram.save_model_diagram(tmp_path)] == first
     assert "figures/model.*" in (repo_root / "book" / "method.md").read_text()
     assert all((repo_root / "book" / "figures" / f"model.{kind}").exists() for kind in ("svg", "pdf"))
 
