@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 import dask
 from dask_jobqueue import SLURMCluster
@@ -129,7 +130,8 @@ class Cluster(SLURMCluster):
         return [job.job_id for job in list(self.workers.values()) if getattr(job, "job_id", None)]
 
     def check(self, names: dict[str, str]) -> None:
-        """Raise if Slurm ended a job while it ran one of ``names`` (task key -> configuration).
+        """Raise if Slurm ended a job while it ran one of ``names`` (task key -> unfinished configuration),
+        or ended them all.
 
         Raises:
             SlurmError: naming the configuration, the job and Slurm's reason.
@@ -138,27 +140,32 @@ class Cluster(SLURMCluster):
         processing = self.sync(self.scheduler_comm.processing)
         for name, job in list(self.workers.items()):
             if name in address and getattr(job, "job_id", None):
-                self.running[job.job_id] = set(processing.get(address[name], ())) or self.running.get(job.job_id, set())
-        for job, (state, reason) in job_states(self.ids()).items():
+                keys = set(processing.get(address[name], ()))
+                self.running[job.job_id] = keys or self.running.get(job.job_id, set())
+        states = job_states(self.ids())
+        for job, (state, reason) in states.items():
             lost = sorted(names[key] for key in self.running.get(job, ()) if key in names)
             if state not in ALIVE and lost:
                 raise SlurmError(ended(job, state, reason, lost, *self.limits))
+        if states and all(state not in ALIVE for state, _ in states.values()):
+            job, (state, reason) = next(iter(states.items()))
+            raise SlurmError(ended(job, state, reason, sorted(set(names.values())), *self.limits))
         for keys in self.running.values():
             keys &= set(names)  # a configuration that finished there is no longer at stake
 
 
-def pending(states: dict[str, tuple[str, str]], wait: float) -> str:
+def pending(states: dict[str, tuple[str, str]], wait: float, logs: Path) -> str:
     """The sentence for jobs none of which brought a worker within ``wait`` seconds."""
     job, (state, reason) = next(iter(states.items()))
     if state not in ALIVE:
         return (f"Slurm job {job} ended ({state}, reason {reason}) before its worker joined: "
-                f"read the job's output (jobqueue.slurm.log-directory keeps it), then rerun")
+                f"read its output, {logs}/dask-worker-{job}.err, then rerun")
     return (f"Slurm job {job} is still {state} after {wait:g} s (reason {reason}): "
             f"wait longer with --wait, or free the partition or choose another with --partition")
 
 
 @contextmanager
-def cluster(jobs: int, device: str | None, wait: float, partition: str | None = None,
+def cluster(jobs: int, device: str | None, wait: float, logs: Path, partition: str | None = None,
             walltime: str | None = None) -> Iterator[tuple[Client, dict]]:
     """A client of a new :class:`Cluster` scaled to ``jobs`` jobs of one worker each; its jobs are
     cancelled on leaving, also on Ctrl-C and on errors.
@@ -167,6 +174,8 @@ def cluster(jobs: int, device: str | None, wait: float, partition: str | None = 
         jobs: how many jobs to submit.
         device: ``"cuda"`` asks each job for a GPU (:data:`GPU`), unless the configured directives do.
         wait: seconds to wait for the first worker.
+        logs: the jobs' output folder, unless ``jobqueue.slurm.log-directory`` names one (else Slurm
+            writes ``slurm-<id>.out`` into the working directory).
         partition, walltime: instead of the configured ``jobqueue.slurm.queue`` and ``walltime``.
 
     Yields:
@@ -189,9 +198,11 @@ def cluster(jobs: int, device: str | None, wait: float, partition: str | None = 
         directives.append(GPU)
     asks = (f"{cores} core(s), {memory} and {walltime}{''.join(' ' + directive for directive in directives)} "
             f"in {'partition ' + partition if partition else 'the default partition'}")
+    logs = Path(configured("log-directory") or logs)
     options = {"dashboard_address": ":0"} | (configured("scheduler-options") or {})
     slurm = Cluster(queue=partition, walltime=walltime, cores=cores, memory=memory, processes=1,
                     job_extra_directives=directives, scheduler_options=options, limits=(walltime, memory),
+                    log_directory=str(logs),
                     worker_extra_args=[*(configured("worker-extra-args") or []), "--resources", "notebook=1"])
     try:
         test_submit(slurm.job_script(), asks)
@@ -201,7 +212,7 @@ def cluster(jobs: int, device: str | None, wait: float, partition: str | None = 
             while not client.nthreads():
                 states = job_states(slurm.ids())
                 if states and all(state not in ALIVE for state, _ in states.values()) or time.monotonic() > deadline:
-                    raise SlurmError(pending(states, wait) if states else
+                    raise SlurmError(pending(states, wait, logs) if states else
                                      f"Slurm took none of the sweep's {jobs} job(s) within {wait:g} s: "
                                      f"check that sbatch accepts a job here")
                 time.sleep(1)
