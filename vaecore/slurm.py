@@ -29,16 +29,19 @@ CORES, MEMORY = 1, "4GiB"
 GPU = "--gres=gpu:1"
 GPU_WORDS = ("--gres", "--gpus", "-G ", "--gpus-per")
 
-# Job states in which a worker is coming or there (squeue's %T); any other is an end.
-ALIVE = {"PENDING", "CONFIGURING", "RUNNING", "RESIZING", "SUSPENDED"}
+# Job states in which a worker is coming or there (squeue's %T), or a job still ending, on its way
+# to the state that says why; any other is an end.
+ALIVE = {"PENDING", "CONFIGURING", "RUNNING", "RESIZING", "SUSPENDED", "COMPLETING"}
 
-# What Slurm's end states mean to a reader, and what to change.
+# What Slurm's end states mean to a reader, and what to change first.
 ENDS = {
-    "TIMEOUT": ("at its walltime", "give a longer --walltime (or jobqueue.slurm.walltime)"),
-    "OUT_OF_MEMORY": ("for using more than its memory", "give more memory (jobqueue.slurm.memory)"),
-    "CANCELLED": ("cancelled", "rerun the same command"),
-    "NODE_FAIL": ("as its node failed", "rerun the same command"),
-    "PREEMPTED": ("preempted", "rerun the same command"),
+    "TIMEOUT": ("was killed at its walltime of {walltime}",
+                "give a longer --walltime (or jobqueue.slurm.walltime) and rerun the same command"),
+    "OUT_OF_MEMORY": ("was killed for using more than its memory, {memory}",
+                      "give more memory in jobqueue.slurm.memory and rerun the same command"),
+    "CANCELLED": ("was cancelled", "rerun the same command"),
+    "NODE_FAIL": ("failed with its node", "rerun the same command"),
+    "PREEMPTED": ("was preempted", "rerun the same command"),
 }
 
 
@@ -108,13 +111,11 @@ def job_states(jobs: list[str]) -> dict[str, tuple[str, str]]:
 
 def ended(job: str, state: str, reason: str, names: list[str], walltime: str, memory: str) -> str:
     """The sentence for a job that Slurm ended mid-sweep, naming the configurations it was running."""
-    how, advice = ENDS.get(state, (f"with state {state}", "rerun the same command"))
-    limit = {"TIMEOUT": f" of {walltime}", "OUT_OF_MEMORY": f" of {memory}"}.get(state, "")
+    how, advice = ENDS.get(state, (f"ended {state}", "rerun the same command"))
     why = f", reason {reason}" if reason and reason != "None" else ""
-    what = ", ".join(names) if names else "no configuration"
-    return (f"{what} lost: Slurm ended its job {job} {how}{limit} ({state}{why}); {advice}: "
-            f"{'its page resumes' if len(names) <= 1 else 'their pages resume'} from the checkpoint "
-            f"on the next sweep")
+    pages = "its page resumes from its checkpoint" if len(names) == 1 else "their pages resume from their checkpoints"
+    return (f"{', '.join(names)} lost: its Slurm job {job} {how.format(walltime=walltime, memory=memory)} "
+            f"({state}{why}); {advice}: {pages}")
 
 
 class Cluster(SLURMCluster):
