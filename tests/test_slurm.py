@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 import yaml
@@ -72,7 +73,7 @@ def start_munged() -> int | None:
     MUNGE_SOCKET.parent.mkdir(parents=True, exist_ok=True)
     shutil.chown(MUNGE_SOCKET.parent, "munge", "munge")
     subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True, capture_output=True)
-    return int((MUNGE_SOCKET.parent / "munged.pid").read_text())
+    return pid_of(MUNGE_SOCKET.parent / "munged.pid")
 
 
 def slurm_conf(folder: Path) -> str:
@@ -94,6 +95,14 @@ def slurm_conf(folder: Path) -> str:
         f"SlurmctldLogFile={folder / 'slurmctld.log'}", f"SlurmdLogFile={folder / 'slurmd.log'}",
         f"{node} State=UNKNOWN",
         "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""])
+
+
+def pid_of(pidfile: Path) -> int:
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        assert time.monotonic() < deadline, f"{pidfile} was never written"
+        time.sleep(0.1)
+    return int(pidfile.read_text())
 
 
 def stop(pid: int) -> None:
@@ -126,15 +135,15 @@ def slurm(request, tmp_path_factory):
     for sub in ("state", "spool"):
         (folder / sub).mkdir()
     (folder / "slurm.conf").write_text(slurm_conf(folder))
-    started = []
+    started, munged = [], None
     before = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(folder / "slurm.conf")
     try:
         if (munged := start_munged()) is not None:
             started.append(munged)
-        for daemon in ("slurmctld", "slurmd"):  # each forks into the background and writes its pid file
+        for daemon in ("slurmctld", "slurmd"):  # each forks into the background, then writes its pid file
             subprocess.run([f"/usr/sbin/{daemon}", "-f", str(folder / "slurm.conf")], check=True, capture_output=True)
-            started.append(int((folder / f"{daemon}.pid").read_text()))
+            started.append(pid_of(folder / f"{daemon}.pid"))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             state = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, check=False).stdout
@@ -146,6 +155,12 @@ def slurm(request, tmp_path_factory):
             pytest.skip(f"the one-node Slurm did not come up within 60 s (sinfo: {state.strip()!r}): {log}")
         yield folder / "slurm.conf"
     finally:
+        if len(started) == 2 + (munged is not None):  # no job outlives its daemons: slurmstepd would
+            with contextlib.suppress(subprocess.CalledProcessError):
+                subprocess.run(["scancel", "--full", *squeue()], capture_output=True, check=False)
+                deadline = time.monotonic() + 60
+                while squeue() and time.monotonic() < deadline:
+                    time.sleep(0.5)
         for pid in reversed(started):
             stop(pid)
         if before is None:
@@ -164,12 +179,28 @@ def vaecore(*arguments: str, env: dict | None = None, **options) -> subprocess.P
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ | (env or {}), **options)
 
 
-def longer(tmp_path: Path, epochs: int = 40) -> Path:
+EPOCHS = 20
+
+
+def longer(tmp_path: Path) -> Path:
     """The smoke configuration trained for more epochs, so that a job can be cancelled mid-run."""
-    values = yaml.safe_load(SMOKE.read_text()) | {"epochs": epochs, "train_size": 4000}
+    values = yaml.safe_load(SMOKE.read_text()) | {"epochs": EPOCHS, "train_size": 4000}
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(values))
     return path
+
+
+def sleeper(tmp_path: Path) -> Path:
+    """A stand-in for the experiment notebook that says it started, then sleeps: its kernel starts
+    in seconds, where the real page's imports and data take many."""
+    notebook = tmp_path / "sleeps.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("params = None\ndevice = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import os, pathlib, time\n"
+                                  "pathlib.Path(os.environ['VAECORE_RUNS'], 'started').write_text('')\n"
+                                  "time.sleep(600)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), notebook)
+    return notebook
 
 
 def checkpoint(runs: Path) -> Path | None:
@@ -193,7 +224,7 @@ def test_the_smoke_sweep_runs_in_a_slurm_job_and_leaves_none(slurm, tmp_path, ru
     """The README's command: the page is written by a Slurm job, whose id its metrics record, and
     the sweep leaves no job behind."""
     sweep = vaecore("sweep", "params/smoke.yaml", "--slurm", "--outdir", str(tmp_path / "pages"), "--quiet")
-    stdout, stderr = sweep.communicate(timeout=240)
+    stdout, stderr = sweep.communicate(timeout=600)
     assert sweep.returncode == 0, stderr[-3000:]
     metrics = yaml.safe_load((tmp_path / "pages" / "smoke.json").read_text())
     job = metrics["machine"]["slurm_job"]
@@ -202,15 +233,14 @@ def test_the_smoke_sweep_runs_in_a_slurm_job_and_leaves_none(slurm, tmp_path, ru
     assert squeue() == []
 
 
-def cancel_mid_run(tmp_path: Path, runs: Path, env: dict | None = None) -> tuple[subprocess.Popen, list[str], str]:
-    """Start a sweep of :func:`longer` on Slurm, cancel its job once a checkpoint is written:
-    (the sweep, its command, the job id)."""
-    command = ["sweep", str(longer(tmp_path)), "--slurm", "--outdir", str(tmp_path / "pages"), "--quiet"]
+def cancel_mid_run(command: list[str], started, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a sweep on Slurm and cancel its job once ``started()`` says its page is executing:
+    (the sweep, the job id)."""
     sweep = vaecore(*command, env=env)
     try:
-        deadline = time.monotonic() + 180
-        while checkpoint(runs) is None:
-            assert sweep.poll() is None and time.monotonic() < deadline, "the run never wrote a checkpoint"
+        deadline = time.monotonic() + 600  # minutes on a machine whose cores other work takes
+        while not started():
+            assert sweep.poll() is None and time.monotonic() < deadline, "the page never started"
             time.sleep(0.2)
         job = squeue()
         subprocess.run(["scancel", *job], check=True)
@@ -218,50 +248,75 @@ def cancel_mid_run(tmp_path: Path, runs: Path, env: dict | None = None) -> tuple
     finally:
         if sweep.poll() is None:
             sweep.kill()
-    return sweep, command, job[0]
+    return sweep, job[0]
 
 
 def test_a_job_cancelled_mid_run_is_named_and_the_rerun_resumes_its_checkpoint(slurm, tmp_path, runs, mnist_here):
     """scancel of the worker's job: one sentence names the configuration and the job (exit 2); the
     same command again resumes the run from its checkpoint in a new job."""
-    sweep, command, job = cancel_mid_run(tmp_path, runs)
+    command = ["sweep", str(longer(tmp_path)), "--slurm", "--outdir", str(tmp_path / "pages"), "--quiet"]
+    sweep, job = cancel_mid_run(command, lambda: checkpoint(runs) is not None)
     stderr = sweep.stderr.read()
     assert sweep.returncode == 2, stderr[-3000:]
     assert (f"vaecore: error: long lost: its Slurm job {job} was cancelled (CANCELLED); rerun the same "
             f"command: its page resumes from its checkpoint") in stderr
     assert "Traceback" not in stderr and squeue() == []
     kept = torch.load(checkpoint(runs), weights_only=True)["history"]
-    assert 1 <= len(kept["epoch"]) < 40  # cancelled mid-run
+    assert 1 <= len(kept["epoch"]) < EPOCHS  # cancelled mid-run
     rerun = vaecore(*command)
-    _, stderr = rerun.communicate(timeout=240)
+    _, stderr = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, stderr[-3000:]
     metrics = yaml.safe_load((tmp_path / "pages" / "long.json").read_text())
     assert metrics["machine"]["slurm_job"] != job
     # the epochs before the cancel are the checkpoint's, to their timings: resumed, not trained anew
     assert metrics["history"]["seconds"][:len(kept["epoch"])] == kept["seconds"]
-    assert len(metrics["history"]["epoch"]) == 40 and squeue() == []
+    assert len(metrics["history"]["epoch"]) == EPOCHS and squeue() == []
 
 
-@pytest.mark.parametrize("state, reason, says", [
-    ("TIMEOUT", "TimeLimit", "was killed at its walltime of 00:30:00 (TIMEOUT, reason TimeLimit); "
-                             "give a longer --walltime"),
-    ("OUT_OF_MEMORY", "OutOfMemory", "was killed for using more than its memory, 4GiB (OUT_OF_MEMORY, "
-                                     "reason OutOfMemory); give more memory in jobqueue.slurm.memory"),
-])
-def test_a_job_killed_by_slurm_names_the_configuration_and_the_limit(slurm, tmp_path, runs, mnist_here,
-                                                                     state, reason, says):
-    """A job Slurm kills for its walltime or memory (a squeue that reports the real job's cancel as
-    that end: this Slurm enforces neither limit within seconds) is named with the limit to raise."""
+def test_a_job_killed_at_its_walltime_names_the_configuration_and_the_limit(slurm, tmp_path, runs):
+    """A job Slurm kills at its walltime (a squeue that reports the real job's cancel as that end:
+    this Slurm takes a minute or more to enforce it) is named with the limit to raise."""
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "squeue").write_text(f"#!/bin/sh\n{shutil.which('squeue')} \"$@\" | "
-                                 f"sed 's/|CANCELLED|.*$/|{state}|{reason}/'\n")
+                                 f"sed 's/|CANCELLED|.*$/|TIMEOUT|TimeLimit/'\n")
     (fake / "squeue").chmod(0o755)
-    sweep, _, job = cancel_mid_run(tmp_path, runs, env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    command = ["sweep", str(longer(tmp_path)), "--slurm", "--notebook", str(sleeper(tmp_path)), "--outdir",
+               str(tmp_path / "pages"), "--quiet"]
+    sweep, job = cancel_mid_run(command, (runs / "started").exists, env={"PATH": f"{fake}:{os.environ['PATH']}"})
     stderr = sweep.stderr.read()
     assert sweep.returncode == 2, stderr[-3000:]
-    assert f"vaecore: error: long lost: its Slurm job {job} {says}" in stderr
-    assert "its page resumes from its checkpoint" in stderr and squeue() == []
+    assert (f"vaecore: error: long lost: its Slurm job {job} was killed at its walltime of 00:30:00 "
+            f"(TIMEOUT, reason TimeLimit); give a longer --walltime (or jobqueue.slurm.walltime) and rerun "
+            f"the same command: its page resumes from its checkpoint") in stderr
+    assert squeue() == []
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_sweep_stopped_cancels_its_jobs(slurm, tmp_path, runs, stop):
+    """Ctrl-C, or a SIGTERM (as a closed session's), stops the sweep, naming what did not finish, and
+    leaves no job running."""
+    command = ["sweep", str(longer(tmp_path)), "--slurm", "--notebook", str(sleeper(tmp_path)), "--outdir",
+               str(tmp_path / "pages"), "--quiet"]
+    # its own session, as a terminal's process group; a SIGINT ignored by whatever started pytest is restored
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sweep = vaecore(*command, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        deadline = time.monotonic() + 600
+        while not (runs / "started").exists():
+            assert sweep.poll() is None and time.monotonic() < deadline, "the page never started"
+            time.sleep(0.2)
+        os.kill(sweep.pid, stop)
+        _, stderr = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 130, stderr[-3000:]
+    assert "vaecore: interrupted: long did not finish; rerun the same command to resume them" in stderr
+    assert squeue() == []
 
 
 def test_a_missing_partition_is_refused_naming_those_there_are(slurm, tmp_path, runs, capsys):
@@ -310,6 +365,10 @@ def test_without_sbatch_the_sweep_says_so(tmp_path, runs, capsys, monkeypatch):
                          "its page resumes from its checkpoint"),
     ("NODE_FAIL", ["a", "b"], "a, b lost: its Slurm job 7 failed with its node (NODE_FAIL, reason x); "
                               "rerun the same command: their pages resume from their checkpoints"),
+    # this Slurm has no cgroups, so it never kills a job for memory: the sentence alone
+    ("OUT_OF_MEMORY", ["a"], "a lost: its Slurm job 7 was killed for using more than its memory, 2G "
+                             "(OUT_OF_MEMORY, reason x); give more memory in jobqueue.slurm.memory and rerun "
+                             "the same command: its page resumes from its checkpoint"),
 ])
 def test_the_sentence_of_a_job_slurm_ended(state, names, says):
     assert ended("7", state, "None" if state == "CANCELLED" else "x", names, "01:00:00", "2G") == says

@@ -8,21 +8,30 @@ flags override. Each job runs one worker that offers one unit of the resource ``
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dask
-from dask_jobqueue import SLURMCluster
 from distributed import Client
+
+# dask_jobqueue's runner module, imported with the package, makes SIGINT end the process quietly
+# with status 0 (sys.exit): Ctrl-C stays a KeyboardInterrupt, which the sweep reports (exit 130).
+_SIGINT = signal.getsignal(signal.SIGINT)
+from dask_jobqueue import SLURMCluster  # noqa: E402
+
+if _SIGINT is not None and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, _SIGINT)
 
 from vaecore.errors import VaecoreError
 
-# What a job asks for where the configuration says nothing: a run's torch threads and its memory
-# (the largest run of the study, n = 64 on all 60,000 images, holds under 1 GiB).
+# What a job asks for where the configuration says nothing: a run's torch threads, and the memory of
+# its worker and its kernel, with room (a kernel training an n = 64 page held 0.95 GB here).
 CORES, MEMORY = 1, "4GiB"
 
 # A GPU for a --device cuda sweep, unless the configured directives already ask for one their way.
@@ -166,6 +175,26 @@ def pending(states: dict[str, tuple[str, str]], wait: float, logs: Path) -> str:
 
 
 @contextmanager
+def stopped_as_by_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed login session) raise KeyboardInterrupt, as Ctrl-C does, so that
+    the jobs are cancelled; by default they end Python at once. A worker whose sweep was killed
+    outright ends its job itself, after dask-jobqueue's death-timeout (60 s)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(number, frame):
+        raise KeyboardInterrupt
+
+    before = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
 def cluster(jobs: int, device: str | None, wait: float, logs: Path, partition: str | None = None,
             walltime: str | None = None) -> Iterator[tuple[Client, dict]]:
     """A client of a new :class:`Cluster` scaled to ``jobs`` jobs of one worker each; its jobs are
@@ -207,7 +236,7 @@ def cluster(jobs: int, device: str | None, wait: float, logs: Path, partition: s
                     worker_extra_args=[*(configured("worker-extra-args") or []), "--resources", "notebook=1"])
     try:
         test_submit(slurm.job_script(), asks)
-        with Client(slurm) as client:
+        with Client(slurm) as client, stopped_as_by_ctrl_c():
             slurm.scale(jobs=jobs)
             deadline = time.monotonic() + wait
             while not client.nthreads():
