@@ -8,6 +8,7 @@ tests/test_slurm.py`` (``.ci/run`` does), and skips, saying why, where Slurm can
 """
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -226,7 +227,7 @@ def test_the_smoke_sweep_runs_in_a_slurm_job_and_leaves_none(slurm, tmp_path, ru
     sweep = vaecore("sweep", "params/smoke.yaml", "--slurm", "--outdir", str(tmp_path / "pages"), "--quiet")
     stdout, stderr = sweep.communicate(timeout=600)
     assert sweep.returncode == 0, stderr[-3000:]
-    metrics = yaml.safe_load((tmp_path / "pages" / "smoke.json").read_text())
+    metrics = json.loads((tmp_path / "pages" / "smoke.json").read_text())
     job = metrics["machine"]["slurm_job"]
     assert (runs / "slurm" / f"dask-worker-{job}.out").exists()  # the job the sweep submitted ran it
     assert (tmp_path / "pages" / "smoke.ipynb").exists() and "on Slurm (" in stdout
@@ -266,7 +267,7 @@ def test_a_job_cancelled_mid_run_is_named_and_the_rerun_resumes_its_checkpoint(s
     rerun = vaecore(*command)
     _, stderr = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, stderr[-3000:]
-    metrics = yaml.safe_load((tmp_path / "pages" / "long.json").read_text())
+    metrics = json.loads((tmp_path / "pages" / "long.json").read_text())
     assert metrics["machine"]["slurm_job"] != job
     # the epochs before the cancel are the checkpoint's, to their timings: resumed, not trained anew
     assert metrics["history"]["seconds"][:len(kept["epoch"])] == kept["seconds"]
@@ -372,3 +373,15 @@ def test_without_sbatch_the_sweep_says_so(tmp_path, runs, capsys, monkeypatch):
 ])
 def test_the_sentence_of_a_job_slurm_ended(state, names, says):
     assert ended("7", state, "None" if state == "CANCELLED" else "x", names, "01:00:00", "2G") == says
+
+
+@pytest.mark.parametrize("options, says", [
+    (["--slurm", "--scheduler", "tcp://127.0.0.1:8786"], "--slurm and --scheduler tcp://127.0.0.1:8786 (or "
+                                                         "$VAECORE_SCHEDULER) both give the sweep's cluster"),
+    (["--partition", "gpu"], "--partition and --walltime are for Slurm jobs: add --slurm"),
+    (["--slurm", "--max-jobs", "0"], "--max-jobs must be 1 or more, got 0"),
+], ids=["with --scheduler", "--partition alone", "no job"])
+def test_slurm_options_that_contradict_are_refused_before_anything_starts(tmp_path, runs, capsys, options, says):
+    assert main(["sweep", str(SMOKE), "--outdir", str(tmp_path / "pages"), *options]) == 2
+    assert f"vaecore: error: {says}" in capsys.readouterr().err
+    assert not (tmp_path / "pages").exists()

@@ -20,6 +20,8 @@ from pathlib import Path
 import dask
 from distributed import Client
 
+from vaecore.errors import VaecoreError
+
 # dask_jobqueue's runner module, imported with the package, makes SIGINT end the process quietly
 # with status 0 (sys.exit): Ctrl-C stays a KeyboardInterrupt, which the sweep reports (exit 130).
 _SIGINT = signal.getsignal(signal.SIGINT)
@@ -27,8 +29,7 @@ from dask_jobqueue import SLURMCluster  # noqa: E402
 
 if _SIGINT is not None and threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGINT, _SIGINT)
-
-from vaecore.errors import VaecoreError
+del _SIGINT
 
 # What a job asks for where the configuration says nothing: a run's torch threads, and the memory of
 # its worker and its kernel, with room (a kernel training an n = 64 page held 0.95 GB here).
@@ -88,7 +89,7 @@ def check_partition(partition: str | None) -> None:
                          f"give one of those with --partition or jobqueue.slurm.queue")
 
 
-def test_submit(script: str, asks: str) -> None:
+def dry_run(script: str, asks: str) -> None:
     """Have Slurm validate a worker's job script without queueing it (``sbatch --test-only``).
 
     Raises:
@@ -204,8 +205,8 @@ def cluster(jobs: int, device: str | None, wait: float, logs: Path, partition: s
         jobs: how many jobs to submit.
         device: ``"cuda"`` asks each job for a GPU (:data:`GPU`), unless the configured directives do.
         wait: seconds to wait for the first worker.
-        logs: the jobs' output folder, unless ``jobqueue.slurm.log-directory`` names one (else Slurm
-            writes ``slurm-<id>.out`` into the working directory).
+        logs: the folder for the jobs' output where ``jobqueue.slurm.log-directory`` names none
+            (Slurm would write ``slurm-<id>.out`` into the working directory).
         partition, walltime: instead of the configured ``jobqueue.slurm.queue`` and ``walltime``.
 
     Yields:
@@ -235,7 +236,7 @@ def cluster(jobs: int, device: str | None, wait: float, logs: Path, partition: s
                     log_directory=str(logs),
                     worker_extra_args=[*(configured("worker-extra-args") or []), "--resources", "notebook=1"])
     try:
-        test_submit(slurm.job_script(), asks)
+        dry_run(slurm.job_script(), asks)
         with Client(slurm) as client, stopped_as_by_ctrl_c():
             slurm.scale(jobs=jobs)
             deadline = time.monotonic() + wait
