@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from vaecore import plots
+from vaecore import plots, style
 from vaecore.data import Split
 from vaecore.model import VAE
 
@@ -145,6 +145,30 @@ def test_kl_per_dim_draws_one_bar_per_dimension_largest_first():
     fig = plots.kl_per_dim([0.1, 3.0, 0.0, 1.5])
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     assert heights == [3.0, 1.5, 0.1, 0.0]
+
+
+@pytest.mark.parametrize("kls", [[4.2], [3.1, 2.9]])
+def test_the_rate_of_one_or_two_dimensions_is_a_bar_each_not_the_column(kls):
+    """n = 1 or 2: a tick at each dimension (no 0.4 to 1.6), its value on its bar, in a figure that
+    narrows so that a bar is not the width of the column."""
+    fig = plots.kl_per_dim(kls)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == list(range(1, len(kls) + 1))
+    assert [text.get_text() for text in ax.texts] == [f"{value:.2f}" for value in sorted(kls, reverse=True)]
+    bar = ax.patches[0].get_window_extent()
+    assert bar.width < 0.15 * style.COLUMN_PX / style.CSS_PX_PER_INCH * fig.dpi  # under a seventh of the column
+    assert ax.get_ylim()[1] > max(kls)  # the labels stay inside the axes
+    check(fig)
+
+
+def test_the_rate_of_64_dimensions_has_integer_ticks_and_no_labels():
+    fig = plots.kl_per_dim([float(i) for i in range(64)])
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert all(float(tick).is_integer() for tick in ax.get_xticks()) and not ax.texts
+    assert fig.get_figwidth() == style.WIDTH
+    check(fig)
 
 
 def test_figures_across_beta_show_one_row_or_panel_per_model(mnist):

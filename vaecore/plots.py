@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyBboxPatch, Polygon
+from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 from torchvision.utils import make_grid
 
@@ -254,15 +255,26 @@ def generated(model: VAE, data: Split) -> Figure:
 
 
 @styled
-def kl_per_dim(kls: list[float]) -> Figure:
-    """The test-set rate of each latent dimension, largest first: how the rate R is spread."""
+def kl_per_dim(kls: list[float], labelled: int = 8) -> Figure:
+    """The test-set rate of each latent dimension, largest first: how the rate R is spread.
+
+    Up to ``labelled`` dimensions each bar carries its value and a tick of its own, and the figure
+    narrows with their number, so that one or two bars are bars, not the whole width of the column.
+    """
     order = np.sort(np.asarray(kls))[::-1]
-    fig, ax = plt.subplots(figsize=(WIDTH, 2.2))
-    ax.bar(np.arange(1, len(order) + 1), order, width=0.8, color="C0")
+    few = len(order) <= labelled
+    width = min(WIDTH, 1.5 + 0.55 * len(order)) if few else WIDTH  # inches: the y label, then the bars
+    fig, ax = plt.subplots(figsize=(width, 2.2))
+    bars = ax.bar(np.arange(1, len(order) + 1), order, width=0.6 if few else 0.8, color="C0")
     ax.set_xlabel("latent dimension, by its rate")
     ax.set_ylabel("rate of the\ndimension (nats)")
     ax.set_xlim(0.3, len(order) + 0.7)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    if few:
+        ax.set_xticks(np.arange(1, len(order) + 1))
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=1)
+        ax.set_ylim(0, max(order.max(), 1e-3) * 1.15)  # room for the labels above the bars
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
