@@ -8,12 +8,16 @@ import pytest
 from vaecore import plots, study, style
 from vaecore.config import Config
 from vaecore.data import Split
+from vaecore.evaluate import IwaeCurve
 from vaecore.model import VAE
 
 HISTORY = {"epoch": [1, 2, 3], "train_total": [3, 2, 1], "train_recon": [2, 1.5, 0.8],
            "train_kl": [1, 0.5, 0.2], "test_total": [3.1, 2.2, 1.3], "test_recon": [2.1, 1.6, 0.9],
            "test_kl": [1, 0.6, 0.4]}
 BETAS = (0.1, 0.5, 1.0, 2.0, 10.0)
+KS = [1, 10, 100, 1000, 5000]
+CURVE = IwaeCurve(k=KS, nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5, excess=[5.0, 2.0, 0.5, 0.2, 0.0],
+                  excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
 
 
 def model(n):
@@ -47,6 +51,7 @@ FIGURES = {
     "latent_maps": lambda data: plots.latent_maps({beta: model(2) for beta in BETAS}, data),
     "paths_by_beta": lambda data: plots.paths_by_beta({beta: model(2) for beta in BETAS}, data.x[0], data.x[1]),
     "model_diagram": lambda data: plots.model_diagram(),
+    "iwae_convergence": lambda data: plots.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
     "rate_distortion": lambda data: study.rate_distortion(runs(), {beta: model(64) for beta in BETAS}, data.x),
     "likelihood": lambda data: study.likelihood(runs()),
     "usage": lambda data: study.usage(runs()),
