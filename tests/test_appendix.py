@@ -4,7 +4,8 @@ import matplotlib.pyplot as plt
 import pytest
 
 from vaecore import appendix, weights
-from vaecore.report import load_runs
+from vaecore.runs import families as group_families
+from vaecore.runs import load as load_runs
 
 
 @pytest.fixture(scope="module")
@@ -12,7 +13,7 @@ def families(repo_root):
     cpu, gpu = load_runs(repo_root / "book" / "experiments"), load_runs(repo_root / "book" / "experiments-gpu")
     if not cpu:
         pytest.skip("no shipped runs")
-    return appendix.families(cpu, gpu)
+    return group_families(cpu, gpu)
 
 
 def test_every_shipped_run_is_in_exactly_one_family(families):
@@ -50,6 +51,6 @@ def test_other_seeds_go_with_table1_or_with_the_beta_study():
         return {"config": Config(n=n, beta=beta, seed=seed).to_dict()}
 
     cpu = {"n64-beta1-seed1": run(64, 1, 1), "n64-beta0p2-seed1": run(64, 0.2, 1), "n64-beta0p2": run(64, 0.2, 0)}
-    groups = appendix.families(cpu, {})
+    groups = group_families(cpu, {})
     assert {family: list(runs) for family, runs in groups.items()} == {
         "seeds": ["n64-beta1-seed1"], "beta": ["n64-beta0p2"], "beta-seeds": ["n64-beta0p2-seed1"]}

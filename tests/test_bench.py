@@ -11,7 +11,8 @@ from vaecore.config import Config
 from vaecore.cost import count_flops, matmul_gflops, run_flops, step_flops
 from vaecore.evaluate import iwae_nll
 from vaecore.peers import pythae_epoch
-from vaecore.train import make_model, make_optimizer
+from vaecore.model import build_model
+from vaecore.train import make_optimizer
 
 
 def test_step_flops_counts_forward_and_backward_matmuls(tiny_config):
@@ -32,7 +33,7 @@ def test_matmul_ceiling_is_a_positive_rate():
 def test_matmuls_alone_are_a_training_steps_products(tiny_config):
     """The products timed alone are a training step's, FLOP for FLOP, step after step."""
     config = tiny_config(n=3, hidden=(16, 8), batch_size=10)
-    trial = matmuls_alone(make_model(config, 784), config.batch_size, steps=2)
+    trial = matmuls_alone(build_model(config, 784), config.batch_size, steps=2)
     assert count_flops(trial) == 2 * step_flops(config, 784)
     assert trial() > 0
 
@@ -48,7 +49,7 @@ def test_run_flops_counts_every_epoch_then_the_evaluation(tiny_config):
     expected = 4 * (50 * train + 20 * forward) + 20 * (forward + iwae)
     assert run_flops(config, 784, train_images=50, test_images=20) == expected
     assert 2 * (3 * (encoder + decoder) - 784 * 16) * config.batch_size == step_flops(config, 784)  # as counted
-    model = make_model(config, 784).eval()
+    model = build_model(config, 784).eval()
     assert count_flops(lambda: iwae_nll(model, torch.rand(3, 784), config, config.iwae_k)) == 3 * iwae
 
 
@@ -69,7 +70,7 @@ def test_timers_take_turns():
 def test_profile_groups_a_steps_time(tiny_config):
     """The groups share the step's whole time, and matrix products and the optimizer have a part."""
     config = tiny_config(n=3, hidden=(16, 8), batch_size=10)
-    model = make_model(config, 784)
+    model = build_model(config, 784)
     shares = profile_step(model, make_optimizer(model, config), torch.rand(50, 784), config, batches=5)
     assert set(shares) == {"matrix products", "the fused BCE", "data", "optimizer", "the rest"}
     assert sum(shares.values()) == pytest.approx(1)
@@ -79,7 +80,7 @@ def test_profile_groups_a_steps_time(tiny_config):
 def test_profile_groups_an_iwae_estimates_time(tiny_config):
     """The groups share the estimate's whole time; the decoder's products and the likelihood have a part."""
     config = tiny_config(n=3, hidden=(16, 8), iwae_k=50)
-    shares = profile_iwae(make_model(config, 784), torch.rand(4, 784), config)
+    shares = profile_iwae(build_model(config, 784), torch.rand(4, 784), config)
     assert set(shares) == {"matrix products", "the likelihood", "sampling z", "the rest"}
     assert sum(shares.values()) == pytest.approx(1)
     assert all(shares[group] > 0 for group in ("matrix products", "the likelihood", "sampling z"))
@@ -89,7 +90,7 @@ def test_pythae_trains_the_same_layers(tiny_config):
     """pythae's trainer, given vaecore's layers and the images in memory, trains them for an epoch."""
     pytest.importorskip("pythae")
     config = tiny_config(n=3, hidden=(16, 8), batch_size=10)
-    layers = make_model(config, 784)
+    layers = build_model(config, 784)
     before = [p.clone() for p in layers.parameters()]
     epoch = pythae_epoch(layers, config, torch.rand(40, 784))
     assert epoch() > 0

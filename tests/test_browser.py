@@ -14,6 +14,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -161,7 +162,7 @@ def assert_offline_and_clean(state, book_wide_errors):
 
 def pixel_means(page, selector: str) -> tuple[str, list[float], "np.ndarray"]:
     """(model, z, pixel means as drawn) of a digit canvas: ink is 255 (1 - p)."""
-    import numpy as np
+
 
     got = page.eval_on_selector(selector, """canvas => ({
         model: canvas.dataset.model, z: JSON.parse(canvas.dataset.z),
@@ -179,7 +180,7 @@ def torch_means(name: str, z) -> "np.ndarray":
 
 
 def test_explorer_a_drag_on_the_plane_changes_the_digit_and_every_canvas_is_torchs_decode(explorer, book_wide_errors):
-    import numpy as np
+
 
     page = explorer[0]
     _, z_before, before = pixel_means(page, "#vx-n2-digit")
@@ -201,7 +202,7 @@ def test_explorer_a_drag_on_the_plane_changes_the_digit_and_every_canvas_is_torc
 
 
 def test_explorer_decode_equals_torch_on_20_codes_of_every_model(explorer, book_wide_errors):
-    import numpy as np
+
 
     from vaecore import explorer as exports
 

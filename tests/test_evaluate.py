@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from torch.distributions import Normal
 
 from vaecore.evaluate import draw_spread, elbo, iwae_curve, iwae_nll, latent_usage, seeded
-from vaecore.train import make_model, train
+from vaecore.model import build_model
+from vaecore.train import train
 
 
 @pytest.fixture(scope="module", params=[1, 2, 16], ids=lambda n: f"n{n}")
@@ -66,7 +67,7 @@ def test_with_the_posterior_as_proposal_every_k_gives_log_p_x(mnist, tiny_config
     """A decoder that ignores z and an encoder that returns the prior: the posterior is the prior,
     every weight is p(x), and the estimate is -log p(x), the BCE of the decoder's bias, at every k."""
     config = tiny_config(n=2)
-    model, x = make_model(config, 784), mnist[1].x[:20]
+    model, x = build_model(config, 784), mnist[1].x[:20]
     with torch.no_grad():
         model.decoder[-1].weight.zero_()
         model.encoder[-1].weight.zero_()
@@ -81,7 +82,7 @@ def test_with_the_posterior_as_proposal_every_k_gives_log_p_x(mnist, tiny_config
 def test_elbo_is_deterministic_for_a_seed(mnist, tiny_config):
     """Repeated evaluations with one seed agree exactly; another seed samples other z."""
     config = tiny_config(n=2)
-    model, x = make_model(config, 784), mnist[1].x
+    model, x = build_model(config, 784), mnist[1].x
     assert elbo(model, x, config, seed=5) == elbo(model, x, config, seed=5)
     assert elbo(model, x, config, seed=5).recon != elbo(model, x, config, seed=6).recon
 
@@ -102,14 +103,14 @@ def test_draw_spread_is_the_spread_of_the_sampled_z_alone(trained):
 def test_elbo_total_is_recon_plus_beta_kl(mnist, tiny_config):
     """The evaluated total weights the KL by the config's beta."""
     config = tiny_config(beta=4.0)
-    terms = elbo(make_model(config, 784), mnist[1].x, config)
+    terms = elbo(build_model(config, 784), mnist[1].x, config)
     assert terms.total == pytest.approx(terms.recon + 4.0 * terms.kl, rel=1e-5)
 
 
 def test_elbo_batch_size_only_affects_memory(mnist, tiny_config):
     """Evaluating in one batch or in batches of 64 gives the same per-image means."""
     config = tiny_config()
-    model, x = make_model(config, 784), mnist[1].x
+    model, x = build_model(config, 784), mnist[1].x
     one, many = elbo(model, x, config, batch_size=len(x)), elbo(model, x, config, batch_size=64)
     assert one.kl == pytest.approx(many.kl, rel=1e-5)  # KL does not depend on the sampled z
 
@@ -117,7 +118,7 @@ def test_elbo_batch_size_only_affects_memory(mnist, tiny_config):
 def test_iwae_is_deterministic_and_leaves_global_rng_alone(mnist, tiny_config):
     """A fixed seed gives the same estimate twice, and the caller's RNG stream is untouched."""
     config = tiny_config()
-    model, x = make_model(config, 784), mnist[1].x
+    model, x = build_model(config, 784), mnist[1].x
     rng = torch.get_rng_state()
     assert iwae_nll(model, x, config, k=4, seed=1) == iwae_nll(model, x, config, k=4, seed=1)
     assert torch.equal(torch.get_rng_state(), rng)

@@ -390,7 +390,7 @@ def test_a_config_key_from_a_newer_version_names_its_file(env, shelf, capsys):
 
 
 def test_the_books_tables_name_a_damaged_metrics_file(tmp_path):
-    from vaecore.report import load_runs
+    from vaecore.runs import load as load_runs
     from vaecore.weights import WeightsError
 
     (tmp_path / "n2-beta1.json").write_text('{"config": {"n": 2}, "test_total": 1')

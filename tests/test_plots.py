@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from vaecore import plots, style
+from vaecore import beta_figures, diagram, plots, style
 from vaecore.data import Split
 from vaecore.evaluate import IwaeCurve
 from vaecore.model import VAE
@@ -174,12 +174,12 @@ def test_the_rate_of_64_dimensions_has_integer_ticks_and_no_labels():
 
 def test_figures_across_beta_show_one_row_or_panel_per_model(mnist):
     models = {beta: model(2) for beta in (0.1, 1.0, 10.0)}
-    by_beta = plots.by_beta(models, mnist[1].x)
+    by_beta = beta_figures.by_beta(models, mnist[1].x)
     assert by_beta.axes[0].get_gridspec().nrows == 4  # the test images, then one row per beta
-    maps = plots.latent_maps(models, mnist[1], max_points=100)
+    maps = beta_figures.latent_maps(models, mnist[1], max_points=100)
     assert [ax.get_title() for ax in maps.axes if ax.axison] == ["β = 0.1", "β = 1", "β = 10"]
     assert maps.axes[3].get_legend() is not None  # the fourth cell holds the legend
-    assert len(plots.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
+    assert len(beta_figures.paths_by_beta(models, mnist[1].x[0], mnist[1].x[1]).axes) == 3
     check(by_beta)
 
 
@@ -194,16 +194,16 @@ def test_the_n1_traversal_is_cut_into_rows_along_z():
 
 
 def test_the_model_diagram_names_the_parts_and_both_loss_terms():
-    texts = " ".join(text.get_text() for text in plots.model_diagram().findobj(Text))
+    texts = " ".join(text.get_text() for text in diagram.model_diagram().findobj(Text))
     for part in ("encoder", "decoder", "distortion", "rate", "\\mathbf{z}", "D + \\beta R"):
         assert part in texts
 
 
 def test_the_model_diagram_is_written_for_html_and_pdf_the_same_each_time(tmp_path, repo_root):
     """SVG for the HTML, PDF for LaTeX, byte for byte the same when drawn again; the method shows them."""
-    first = [path.read_bytes() for path in plots.save_model_diagram(tmp_path)]
+    first = [path.read_bytes() for path in diagram.save_model_diagram(tmp_path)]
     assert first[0].lstrip().startswith(b"<?xml") and first[1].startswith(b"%PDF")
-    assert [path.read_bytes() for path in plots.save_model_diagram(tmp_path)] == first
+    assert [path.read_bytes() for path in diagram.save_model_diagram(tmp_path)] == first
     assert "figures/model.*" in (repo_root / "book" / "method.md").read_text()
     assert all((repo_root / "book" / "figures" / f"model.{kind}").exists() for kind in ("svg", "pdf"))
 
@@ -230,7 +230,7 @@ def test_the_iwae_convergence_has_a_panel_per_model_and_names_the_excess_at_the_
     the estimate at k = 1000 labelled with its excess over k = 5000 and that error."""
     curve = IwaeCurve(k=[1, 10, 100, 1000, 5000], nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5,
                       excess=[5.0, 2.0, 0.5, 0.2, 0.0], excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
-    fig = plots.iwae_convergence({"n = 2": curve, "n = 64": curve})
+    fig = beta_figures.iwae_convergence({"n = 2": curve, "n = 64": curve})
     fig.canvas.draw()
     assert [ax.get_title() for ax in fig.axes] == ["n = 2", "n = 64"]
     ax = fig.axes[0]

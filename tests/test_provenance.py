@@ -39,3 +39,10 @@ def test_describe_names_the_gpu_else_the_cpu_threads():
     assert provenance.describe({"cpu": "AMD EPYC", "threads": 2}) == "AMD EPYC (2 CPU threads)"
     assert (provenance.describe({"cpu": "AMD EPYC", "threads": 1, "threads_raised_to": 2})
             == "AMD EPYC (1 CPU thread, 2 for its last epochs)")
+
+
+def test_machine_names_the_slurm_job_it_ran_in_and_nothing_outside_slurm(monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    assert provenance.machine()["slurm_job"] == "4242"
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert "slurm_job" not in provenance.machine()

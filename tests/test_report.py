@@ -7,10 +7,15 @@ import statistics
 import pytest
 
 from vaecore.config import Config
-from vaecore.report import (MINUS, NBSP, NOISE, ORIGINAL_TABLE1, TOLERANCE, SeedClash, bench_table, cost, counted,
-                            difference, epochs, largest_difference, listed, load_runs, makespan, metrics_table, outcome,
-                            percent, seed_counts, seed_spread, seed_table, seeds, signed, sweep_parts, sweeps_table,
-                            table1, verdict, verdicts, draws)
+from vaecore.original import ORIGINAL_TABLE1
+from vaecore.page import metrics_table
+from vaecore.runs import SeedClash, seed_spread, seeds
+from vaecore.runs import load as load_runs
+from vaecore.table1 import (TOLERANCE, comparisons, draws, epochs, holm, largest_difference, outcome, seed_counts,  # noqa: F401
+                            seed_table, t_test, table1, verdicts)
+from vaecore.timings import bench_table, cost, makespan, sweep_parts, sweeps_table
+from vaecore.verdict import box as verdict
+from vaecore.words import MINUS, NBSP, counted, difference, listed, percent, signed
 
 
 def metrics(n, beta, seed, total, recon=None, kl=5.0, iwae=None, epochs=3):

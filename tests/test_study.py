@@ -6,7 +6,8 @@ import pytest
 
 from vaecore import study
 from vaecore.config import Config
-from vaecore.report import NBSP
+from vaecore.runs import grid
+from vaecore.words import NBSP
 
 PM = f"{NBSP}±{NBSP}"
 
@@ -30,8 +31,8 @@ def runs():
 
 
 def test_grid_takes_seed_0_full_protocol_runs_by_beta(runs):
-    assert [name for _, name, _ in study.grid(runs, 64)] == ["n64-beta0.1", "n64-beta1", "n64-beta2", "n64-beta10"]
-    assert [name for _, name, _ in study.grid(runs, 2)] == ["n2-beta0.5", "n2-beta1"]
+    assert [name for _, name, _ in grid(runs, 64)] == ["n64-beta0.1", "n64-beta1", "n64-beta2", "n64-beta10"]
+    assert [name for _, name, _ in grid(runs, 2)] == ["n2-beta0.5", "n2-beta1"]
 
 
 def test_table_has_a_row_per_configuration_with_its_seeds_and_a_dash_where_usage_is_unmeasured(runs):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 import pytest
 
-from vaecore import forest, plots, study, style
+from vaecore import beta_figures, diagram, forest, plots, study, style
 from vaecore.config import Config
 from vaecore.data import Split
 from vaecore.evaluate import IwaeCurve
@@ -53,12 +53,12 @@ FIGURES = {
     "reconstructions": lambda data: plots.reconstructions(model(2), data.x),
     "prior_samples": lambda data: plots.prior_samples(model(2)),
     "interpolations": lambda data: plots.interpolations(model(3), data.x),
-    "by_beta": lambda data: plots.by_beta({beta: model(64) for beta in BETAS}, data.x),
-    "latent_maps": lambda data: plots.latent_maps({beta: model(2) for beta in BETAS}, data),
-    "paths_by_beta": lambda data: plots.paths_by_beta({beta: model(2) for beta in BETAS}, data.x[0], data.x[1]),
-    "model_diagram": lambda data: plots.model_diagram(),
+    "by_beta": lambda data: beta_figures.by_beta({beta: model(64) for beta in BETAS}, data.x),
+    "latent_maps": lambda data: beta_figures.latent_maps({beta: model(2) for beta in BETAS}, data),
+    "paths_by_beta": lambda data: beta_figures.paths_by_beta({beta: model(2) for beta in BETAS}, data.x[0], data.x[1]),
+    "model_diagram": lambda data: diagram.model_diagram(),
     "forest": lambda data: forest.forest(COMPARISONS),
-    "iwae_convergence": lambda data: plots.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
+    "iwae_convergence": lambda data: beta_figures.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
     "rate_distortion": lambda data: study.rate_distortion(runs(), {beta: model(64) for beta in BETAS}, data.x),
     "likelihood": lambda data: study.likelihood(runs()),
     "usage": lambda data: study.usage(runs()),

@@ -28,8 +28,10 @@ from vaecore.config import Config
 from vaecore.cost import run_cost
 from vaecore.experiment import run_dir
 from vaecore.train import DeviceUnavailable
-from vaecore.sweep import (QUIET, SweepError, at_protocol, complete, connect, is_stale, load, publish,
-                           share_idle_cores, sweep)
+from vaecore.checks import at_protocol, load
+from vaecore.cluster import QUIET, connect
+from vaecore.pages import complete, publish, stale
+from vaecore.sweep import SweepError, share_idle_cores, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS_SHA256 = hashlib.sha256(b"weights").hexdigest()
@@ -39,12 +41,16 @@ WEIGHTS_SHA256 = hashlib.sha256(b"weights").hexdigest()
 # leaves a checkpoint and kills its worker, the next resumes it; n = 5 runs until stopped. On the
 # device cuda it stands for a page that evaluated shipped weights (on the CPU, as experiment.run does).
 STAND_IN = [
-    ("n = 1\nseed = 0\ndevice = 'cpu'", ["parameters"]),
-    ("import hashlib, json, os, signal, time\n"
-     "from vaecore.config import Config\n"
+    ("params = None\ndevice = None", ["parameters"]),
+    ("import dataclasses, hashlib, json, os, signal, time\n"
+     "from pathlib import Path\n"
+     "from vaecore.config import Config, params_dir\n"
      "from vaecore.experiment import run_dir\n"
+     "config = Config.from_yaml(params if Path(params).is_absolute() else params_dir().parent / params)\n"
+     "config = dataclasses.replace(config, device=device or config.device)\n"
+     "n, device = config.n, config.device\n"
      "assert n != 3, 'n = 3 is the configuration that fails'\n"
-     "folder = run_dir(Config(n=n, seed=seed))\n"
+     "folder = run_dir(config)\n"
      "folder.mkdir(parents=True, exist_ok=True)\n"
      "with (folder / 'attempts').open('a') as attempts:\n"
      "    attempts.write(f'{os.getpid()}\\n')\n"

@@ -7,7 +7,8 @@ import torch
 
 from vaecore.data import Split
 from vaecore.evaluate import elbo
-from vaecore.train import (HISTORY_KEYS, CheckpointMismatch, TrainingDiverged, load_checkpoint, make_model,
+from vaecore.model import build_model
+from vaecore.train import (HISTORY_KEYS, CheckpointMismatch, TrainingDiverged, load_checkpoint,
                            make_optimizer, train, train_epoch)
 
 
@@ -31,7 +32,7 @@ def small(split: Split, size: int) -> Split:
 def test_train_epoch_changes_weights(mnist, tiny_config):
     """One epoch of optimiser steps moves every parameter and reports finite (total, recon, kl)."""
     config = tiny_config()
-    model = make_model(config, 784)
+    model = build_model(config, 784)
     before = weights(model)
     terms = train_epoch(model, make_optimizer(model, config), mnist[0].x[:200], config)
     after = weights(model)
@@ -43,7 +44,7 @@ def test_train_epoch_changes_weights(mnist, tiny_config):
 def test_elbo_changes_neither_weights_nor_global_rng(mnist, tiny_config):
     """Evaluation is side-effect free: same weights and same global RNG state afterwards."""
     config = tiny_config()
-    model = make_model(config, 784)
+    model = build_model(config, 784)
     before, rng = weights(model), torch.get_rng_state()
     elbo(model, mnist[1].x, config, seed=3)
     assert same_weights(before, weights(model))

@@ -10,39 +10,13 @@ from matplotlib.figure import Figure
 
 from vaecore import weights
 from vaecore.plots import decode_mean, sample_codes, tiles
-from vaecore.report import ORIGINAL_TABLE1, follows_protocol, markdown_row, table1_runs
+from vaecore.words import markdown_row
 
 # one figure of small multiples per family fills a page of the PDF: its width and most height, inches
 PAGE = (6.3, 8.0)
-# the families of runs, by the key :func:`families` gives them
+# the families of runs, by the key :func:`vaecore.runs.families` gives them
 TITLES = {"table1": "Table 1 (seed 0)", "seeds": "Table 1 with other seeds", "gpu": "Table 1 on a GPU",
           "beta": "The β study", "beta-seeds": "The β study with other seeds"}
-
-
-def families(cpu: dict[str, dict], gpu: dict[str, dict]) -> dict[str, dict[str, dict]]:
-    """The book's runs in the families the appendix shows (:data:`TITLES`), each by shipped model
-    name (see :func:`vaecore.weights.shipped`): Table 1's seed-0 runs, the same with other seeds,
-    Table 1 on the GPU, the β study (every other run with seed 0, or away from the protocol) and
-    the β study with other seeds.
-
-    Args:
-        cpu: the CPU runs' metrics by name (``book/experiments``).
-        gpu: the GPU runs' metrics by name (``book/experiments-gpu``).
-    """
-    table1 = table1_runs(cpu)
-    seeds = {name: m for name, m in cpu.items() if m["config"]["seed"] != 0 and follows_protocol(m)}
-    rest = {name: m for name, m in cpu.items() if name not in table1 and name not in seeds}
-    reported = {name for name, m in seeds.items() if (m["config"]["n"], m["config"]["beta"]) in ORIGINAL_TABLE1}
-    groups = {"table1": table1, "seeds": dict(sorted(((n, seeds[n]) for n in reported), key=_order)),
-              "gpu": {f"{name}-gpu": m for name, m in table1_runs(gpu).items()},
-              "beta": dict(sorted(rest.items(), key=_order)),
-              "beta-seeds": dict(sorted(((n, m) for n, m in seeds.items() if n not in reported), key=_order))}
-    return {family: runs for family, runs in groups.items() if runs}
-
-
-def _order(item: tuple[str, dict]) -> tuple:
-    config = item[1]["config"]
-    return -config["n"], config["beta"], config["seed"]
 
 
 def label(metrics: dict) -> str:

@@ -12,14 +12,15 @@ from torch.profiler import ProfilerActivity, profile
 
 from vaecore import plots
 from vaecore.config import Config
-from vaecore.cost import IWAE_PROFILE, PROFILE, count_flops, gflops_trial, matmul_trial, step_flops
+from vaecore.cost import IWAE_PROFILE, PROFILE, count_flops, gflops_trial, matmul_trial, step_flops, sync
 from vaecore.data import load
 from vaecore.evaluate import iwae_nll, latent_usage
 from vaecore.memory import reuse_freed_blocks
 from vaecore.model import VAE
 from vaecore.peers import Timer, examples_epoch, pythae_epoch
 from vaecore.provenance import commit, machine
-from vaecore.train import make_model, make_optimizer, resolve_device, train_epoch
+from vaecore.model import build_model
+from vaecore.train import make_optimizer, resolve_device, train_epoch
 
 
 def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], float]:
@@ -160,11 +161,11 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
           f"model: the report's n=64 VAE, batch {config.batch_size}")
     x = load(config.dataset, train=True, root=root).x.to(dev)
     torch.manual_seed(0)
-    model = make_model(config, x.shape[1]).to(dev)
+    model = build_model(config, x.shape[1]).to(dev)
     optimizer = make_optimizer(model, config)
     train_epoch(model, optimizer, x[: 20 * config.batch_size], config)  # warm-up
     timers = {"vaecore": vaecore_epoch(model, optimizer, x, config)}
-    pythae = pythae_epoch(make_model(config, x.shape[1]).to(dev), config, x)
+    pythae = pythae_epoch(build_model(config, x.shape[1]).to(dev), config, x)
     if pythae is None:
         print("pythae:            not installed (pip install -e \".[peers]\"), left out")
     else:

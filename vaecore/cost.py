@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from vaecore.config import Config
 from vaecore.data import PIXELS, images
 from vaecore.loss import vae_loss
-from vaecore.train import make_model
+from vaecore.model import build_model
 
 # the groups of vaecore.bench's profiles, in the order its records and the book's table give them
 PROFILE = ("matrix products", "the fused BCE", "data", "optimizer", "the rest")  # a training step's
@@ -68,7 +68,7 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 def step_flops(config: Config, x_dim: int) -> int:
     """Floating-point operations of one training step at ``config.batch_size`` (matmuls only)."""
-    model = make_model(config, x_dim)
+    model = build_model(config, x_dim)
     x = torch.rand(config.batch_size, x_dim)
 
     def step() -> None:

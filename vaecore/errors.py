@@ -6,3 +6,7 @@ class VaecoreError(Exception):
 
     Its message is one sentence that names the culprit and says what to do.
     """
+
+
+class SweepError(VaecoreError):
+    """A sweep, or one of its configurations, cannot start; the message names the culprit."""

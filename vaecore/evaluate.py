@@ -17,6 +17,9 @@ from vaecore.memory import reuse_freed_blocks
 from vaecore.model import VAE
 from vaecore.progress import progress_bar
 
+# the evaluations of a run repeated with other draws of z, to measure how much the draws move its total
+DRAWS = 8
+
 
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
@@ -51,7 +54,7 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
     return LossTerms(*(sums / len(x)).tolist())
 
 
-def draw_spread(model: VAE, x: torch.Tensor, config: Config, draws: int = 8) -> float:
+def draw_spread(model: VAE, x: torch.Tensor, config: Config, draws: int = DRAWS) -> float:
     """How much :func:`elbo`'s total moves with its one sample of z per image: the standard
     deviation of the totals of ``draws`` seeds, the weights and images held fixed."""
     return statistics.stdev(elbo(model, x, config, seed=seed).total for seed in range(draws))

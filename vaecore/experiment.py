@@ -50,13 +50,14 @@ def shipped_weights_used() -> bool:
 
 
 def run_dir(config: Config) -> Path:
-    """A config's own folder under :func:`runs_dir`, named for it, its fingerprint and its epochs.
+    """A config's own folder under :func:`runs_dir`, named for it, its fingerprint, its epochs and its device.
 
-    The fingerprint leaves the epochs out (a run can be continued to more), but a folder holds
-    one run's result: configs of 10 and 300 epochs get folders of their own.
+    The fingerprint leaves the epochs and the device out (a run can be continued to more epochs),
+    but a folder holds one run's result: configs of 10 and 300 epochs, or a CPU's and a GPU's run of
+    one config sharing ``$VAECORE_RUNS``, get folders of their own.
     """
     name = (f"{config.dataset}-n{config.n}-beta{config.beta:g}-seed{config.seed}-{config.fingerprint()}"
-            f"-e{config.epochs}")
+            f"-e{config.epochs}-{config.device}")
     return runs_dir() / name
 
 

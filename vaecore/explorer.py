@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaecore import plots, study, weights
+from vaecore import plots, runs, weights
 from vaecore.data import Split
 from vaecore.errors import VaecoreError
 
@@ -35,8 +35,8 @@ def exports_dir() -> Path:
 
 def families() -> dict[int, list[tuple[float, str]]]:
     """The models the page shows, by latent size: (beta, name) of the report's protocol at seed 0, on the CPU."""
-    runs = {name: m for name, m in weights.shipped().items() if m["config"]["device"] == "cpu"}  # not the -gpu twins
-    return {n: [(beta, name) for beta, name, _ in study.grid(runs, n)] for n in (2, 64, 1)}
+    cpu = {name: m for name, m in weights.shipped().items() if m["config"]["device"] == "cpu"}  # not the -gpu twins
+    return {n: [(beta, name) for beta, name, _ in runs.grid(cpu, n)] for n in (2, 64, 1)}
 
 
 def dtype(n: int) -> str:

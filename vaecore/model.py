@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vaecore.config import Config
+
 
 def mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers of the given widths with ReLU between them (none after the last)."""
@@ -49,3 +51,8 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)  # (B, n) each
         z = self.reparameterize(mu, logvar)  # (B, n)
         return self.decode(z), mu, logvar  # (B, D), (B, n), (B, n)
+
+
+def build_model(config: Config, x_dim: int) -> VAE:
+    """A fresh VAE of ``config``'s sizes for inputs of ``x_dim`` pixels."""
+    return VAE(x_dim, config.n, config.hidden)

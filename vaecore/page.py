@@ -8,7 +8,7 @@ from pathlib import Path
 from vaecore import weights
 from vaecore.config import Config, ConfigError, params_dir
 from vaecore.provenance import describe
-from vaecore.report import listed
+from vaecore.words import listed, markdown_row
 
 
 def title(config: Config) -> str:
@@ -46,12 +46,12 @@ def _differences(base: Config, config: Config) -> dict:
 
 
 def command(config: Config) -> str:
-    """The papermill command that executes this page again, from the repository's root."""
+    """The papermill command that executes this page again, from the repository's root: the params
+    file it came from (:mod:`vaecore.parameters`) and the keys given beside it."""
     path = params_file(config)
     base = Config.from_yaml(path) if path else Config(n=config.n)
     words = ["papermill book/experiment.ipynb out.ipynb"]
-    if path:
-        words.append(f"-f params/{path.name}")
+    words.append(f"-p params params/{path.name}" if path else f"-p n {config.n}")
     for key, value in _differences(base, config).items():
         words.append(f"-p {key} {list(value) if isinstance(value, tuple) else value}")
     return " ".join(words)
@@ -92,3 +92,15 @@ def versions(commits: list[str]) -> str:
     """The code versions that trained a run, in words: ``"version 8c373ca"``, ``"versions 8c373ca and 72de02a"``."""
     short = [c[:7] + ("+dirty" if c.endswith("+dirty") else "") for c in commits]
     return ("version " if len(short) == 1 else "versions ") + listed(short)
+
+
+def metrics_table(metrics: dict) -> str:
+    """One run's test figures as a markdown table."""
+    rows = [("distortion D (BCE)" if metrics["config"]["likelihood"] == "bernoulli" else "distortion D",
+             metrics["test_recon"]),
+            ("rate R (KL)", metrics["test_kl"]),
+            (f"objective D + βR, β = {metrics['config']['beta']:g}", metrics["test_total"]),
+            (f"IWAE NLL (k = {metrics['iwae_k']})", metrics["test_iwae_nll"])]
+    lines = [markdown_row(["test set, nats per image", "value"]), markdown_row(["---", "---:"])]
+    lines += [markdown_row([name, f"{value:.2f}"]) for name, value in rows]
+    return "\n".join(lines)

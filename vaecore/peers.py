@@ -21,7 +21,7 @@ from vaecore.config import Config
 from vaecore.cost import sync
 from vaecore.data import PIXELS, data_root
 from vaecore.model import VAE
-from vaecore.train import make_model
+from vaecore.model import build_model
 
 Timer = Callable[[], float]
 
@@ -30,7 +30,7 @@ def examples_epoch(config: Config, root: str | None, device: torch.device) -> Ti
     """Epochs as pytorch/examples/vae writes them: torchvision Dataset + DataLoader, sigmoid + BCE."""
     mnist = datasets.MNIST(root=data_root(root), train=True, download=False, transform=transforms.ToTensor())
     loader = DataLoader(mnist, batch_size=config.batch_size, shuffle=True)
-    model = make_model(config, PIXELS).to(device)
+    model = build_model(config, PIXELS).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
     def epoch() -> float:

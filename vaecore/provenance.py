@@ -31,12 +31,14 @@ def commit() -> str:
 
 
 def machine(device: torch.device | str = "cpu") -> dict:
-    """A short description of the hardware a run used."""
+    """A short description of the hardware a run used, and the Slurm job it ran in, if any."""
     device = torch.device(device)
     info = {"platform": platform.platform(), "cpu": cpu_name(),
             "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
+    if os.environ.get("SLURM_JOB_ID"):  # set by Slurm in every job's processes; `sacct` may be off
+        info["slurm_job"] = os.environ["SLURM_JOB_ID"]
     return info
 
 

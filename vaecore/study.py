@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -12,50 +10,33 @@ from matplotlib.figure import Figure
 
 from vaecore import plots
 from vaecore.model import VAE
-from vaecore.report import NBSP, NOISE, ORIGINAL_TABLE1, counted, listed, number, plus_minus, seeds
+from vaecore.original import ORIGINAL_TABLE1
+from vaecore.runs import by_seed, grid, measure, seeds, spread, study_sizes
+from vaecore.words import NBSP, counted, listed, number, plus_minus
 from vaecore.style import WIDTH, styled
 
-STYLE = {64: dict(color="C0", marker="o"), 2: dict(color="C1", marker="s")}
+# A difference between two β's seeds larger than this many standard deviations of their spread is
+# more than the seeds' noise usually gives.
+NOISE = 2.0
+
+# the β study's latent sizes, largest first (vaecore.runs.study_sizes), each its colour and marker
+STYLES = (dict(color="C0", marker="o"), dict(color="C1", marker="s"))
 
 
-def grid(runs: dict[str, dict], n: int) -> list[tuple[float, str, dict]]:
-    """The runs of latent size ``n`` at the report's protocol (:func:`vaecore.report.follows_protocol`)
-    and seed 0, as (beta, name, metrics) by increasing beta."""
-    return [(beta, names[0], runs[names[0]]) for (size, beta), names in seeds(runs).items()
-            if size == n and 0 in names]
+def styles(runs: dict[str, dict]) -> dict[int, dict]:
+    """The colour and marker of each latent size of the β study."""
+    return dict(zip(study_sizes(runs), STYLES))
 
 
-def by_seed(runs: dict[str, dict], n: int) -> list[tuple[float, list[str]]]:
-    """Every seed's run of latent size ``n`` at the report's protocol, as (beta, run names by seed)
-    by increasing beta."""
-    return [(beta, list(names.values())) for (size, beta), names in seeds(runs).items() if size == n]
-
-
-def spread(values: list[float]) -> tuple[float, float | None]:
-    """The mean of the seeds' values and their standard deviation (None for a single seed)."""
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
-
-
-def measure(runs: dict[str, dict], n: int, value) -> list[tuple[float, list[float]]]:
-    """``value(metrics)`` of every seed of every β of latent size ``n`` that measured it, by β."""
-    rows = []
-    for beta, names in by_seed(runs, n):
-        try:
-            rows.append((beta, [value(runs[name]) for name in names]))
-        except KeyError:  # a run evaluated before this quantity was measured
-            continue
-    return rows
-
-
-def _plot_seeds(ax: plt.Axes, rows: list[tuple[float, list[float]]], n: int, label: str | None = None,
+def _plot_seeds(ax: plt.Axes, rows: list[tuple[float, list[float]]], style: dict, label: str | None = None,
                 **line) -> None:
     """The mean over seeds as a line through markers with ±σ bars, and each seed's value as a dot."""
     betas = [beta for beta, _ in rows]
     means, stds = zip(*(spread(values) for _, values in rows))
-    ax.errorbar(betas, means, yerr=[std or 0 for std in stds], **STYLE[n] | line, capsize=2, elinewidth=0.8,
+    ax.errorbar(betas, means, yerr=[std or 0 for std in stds], **style | line, capsize=2, elinewidth=0.8,
                 label=label, zorder=3)
     ax.scatter([beta for beta, values in rows for _ in values], [v for _, values in rows for v in values],
-               s=6, color=STYLE[n]["color"], alpha=0.6, lw=0, zorder=4)
+               s=6, color=style["color"], alpha=0.6, lw=0, zorder=4)
 
 
 def _label(beta: float) -> str:
@@ -89,7 +70,7 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
     lines of constant D + R, the negative ELBO (after Alemi et al., "Fixing a Broken ELBO").
 
     Args:
-        runs: the runs' metrics, as :func:`vaecore.report.load_runs` gives them.
+        runs: the runs' metrics, as :func:`vaecore.runs.load` gives them.
         models: n = 64 models by β; with ``images``, a box beside each of the ``thumbnails``
             points shows the model's reconstructions of the first three ``images`` (top) and three
             samples from the prior, decoded (bottom; the same draws for every β).
@@ -100,26 +81,27 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
         The figure.
     """
     fig, ax = plt.subplots(figsize=(WIDTH, 5.1))
-    points = []
-    for n in (64, 2):
+    points, style = [], styles(runs)
+    large, small = study_sizes(runs)[0], study_sizes(runs)[-1]
+    for n in study_sizes(runs):
         rows = by_seed(runs, n)
         seeds_rd = [[(runs[name]["test_kl"], runs[name]["test_recon"]) for name in names] for _, names in rows]
         rate, distortion = [[spread([point[i] for point in group])[0] for group in seeds_rd] for i in (0, 1)]
         points += list(zip(rate, distortion))
-        ax.plot(rate, distortion, **STYLE[n], label=f"n = {n}, our runs: mean of the seeds", zorder=3)
+        ax.plot(rate, distortion, **style[n], label=f"n = {n}, our runs: mean of the seeds", zorder=3)
         ax.scatter(*zip(*[point for group in seeds_rd for point in group]), s=5, color="k", lw=0, zorder=4,
-                   label="each seed" if n == 2 else None)
+                   label="each seed" if n == small else None)
         for i, ((beta, _), r, d) in enumerate(zip(rows, rate, distortion)):
-            below = n == 64  # n = 64 labels go below the curve; n = 2's points crowd: its ends only
+            below = n == large  # the large size's labels go below the curve; the small one's points crowd: its ends only
             if not below and 0 < i < len(rows) - 1:
                 continue
             ax.annotate(f"{_label(beta)}", (r, d), textcoords="offset points", xytext=(-3, -3) if below else (4, 0),
                         ha="right" if below else "left", va="top" if below else "center", fontsize=8,
-                        color=STYLE[n]["color"])
+                        color=style[n]["color"])
         report = _report_points(n)
         if report:
             ax.scatter([r for _, r, _ in report], [d for _, _, d in report], s=60, facecolors="none",
-                       edgecolors=STYLE[n]["color"], marker="D", label=f"n = {n}, the report", zorder=2)
+                       edgecolors=style[n]["color"], marker="D", label=f"n = {n}, the report", zorder=2)
     best = min(r + d for r, d in points)
     top = max(r + d for r, d in points)
     span = np.array([0, top])
@@ -134,7 +116,7 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
     ax.set_ylabel("distortion D = −E$_q$ log p(x|z)  (nats)")
     ax.text(0.995, 0.995, "point labels: β", transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.3")
     if models and images is not None:
-        _thumbnails(ax, runs, models, images, thumbnails or tuple(beta for beta, _, _ in _report_points(64)))
+        _thumbnails(ax, runs, models, images, thumbnails or tuple(beta for beta, _, _ in _report_points(large)))
     fig.legend(loc="outside lower center", ncols=3)
     return fig
 
@@ -143,11 +125,13 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
 def _thumbnails(ax: plt.Axes, runs: dict[str, dict], models: dict[float, VAE], images: torch.Tensor,
                 betas: tuple[float, ...]) -> None:
     """Boxes of reconstructions (top row) and prior samples (bottom row) on a diagonal from the top
-    left to the right of the axes, largest β first, each joined to its n = 64 point."""
-    where = {beta: (m["test_kl"], m["test_recon"]) for beta, _, m in grid(runs, 64)}
+    left to the right of the axes, largest β first, each joined to its point of the study's larger latent size."""
+    n = study_sizes(runs)[0]
+    color = styles(runs)[n]["color"]
+    where = {beta: (m["test_kl"], m["test_recon"]) for beta, _, m in grid(runs, n)}
     shown = sorted((beta for beta in betas if beta in models and beta in where), reverse=True)
     x = images[:3]
-    z = plots.sample_codes(64, len(x))
+    z = plots.sample_codes(n, len(x))
     width, first, last = 0.16, (0.14, 0.72), (0.82, 0.14)  # of the axes: boxes' size, first and last corner
     for i, beta in enumerate(shown):
         t = i / max(len(shown) - 1, 1)
@@ -160,10 +144,10 @@ def _thumbnails(ax: plt.Axes, runs: dict[str, dict], models: dict[float, VAE], i
         inset.set_yticks([])
         inset.set_anchor("S")
         for spine in inset.spines.values():
-            spine.set(visible=True, color=STYLE[64]["color"], lw=0.8)
-        inset.set_title(f"β = {_label(beta)}", fontsize=8, pad=2, color=STYLE[64]["color"])
+            spine.set(visible=True, color=color, lw=0.8)
+        inset.set_title(f"β = {_label(beta)}", fontsize=8, pad=2, color=color)
         ax.annotate("", xy=where[beta], xytext=(left, bottom), textcoords="axes fraction",
-                    arrowprops=dict(arrowstyle="-", color=STYLE[64]["color"], lw=0.7, shrinkA=0, shrinkB=3))
+                    arrowprops=dict(arrowstyle="-", color=color, lw=0.7, shrinkA=0, shrinkB=3))
     if shown:
         ax.text(first[0] + width + 0.01, first[1] + width, "in each box: reconstructions of three test images (top),\n"
                 "three samples from the prior, decoded (bottom)", transform=ax.transAxes, fontsize=8,
@@ -175,11 +159,11 @@ def likelihood(runs: dict[str, dict]) -> Figure:
     """The IWAE estimate of −log p(x) and the negative ELBO D + R against β: the mean over seeds
     with ±σ bars, and each seed's value."""
     fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
-    for n in (64, 2):
-        _plot_seeds(ax, measure(runs, n, lambda m: m["test_iwae_nll"]), n, f"n = {n}: IWAE −log p(x)")
-        _plot_seeds(ax, measure(runs, n, lambda m: m["test_recon"] + m["test_kl"]), n,
+    for n, style in styles(runs).items():
+        _plot_seeds(ax, measure(runs, n, lambda m: m["test_iwae_nll"]), style, f"n = {n}: IWAE −log p(x)")
+        _plot_seeds(ax, measure(runs, n, lambda m: m["test_recon"] + m["test_kl"]), style,
                     f"n = {n}: negative ELBO, D + R", ls="--", mfc="none")
-    _beta_axis(ax, [beta for n in (64, 2) for beta, _ in by_seed(runs, n)])
+    _beta_axis(ax, [beta for n in study_sizes(runs) for beta, _ in by_seed(runs, n)])
     ax.set_ylabel("nats per test image")
     ax.legend(loc="upper left")
     ax.grid(True)
@@ -188,16 +172,18 @@ def likelihood(runs: dict[str, dict]) -> Figure:
 
 @styled
 def usage(runs: dict[str, dict]) -> Figure:
-    """Active units against β (n = 64), the mean over seeds with ±σ bars and each seed's count; and
-    each run's rate per dimension, largest first, the seeds other than 0 in thinner lines."""
-    counts = measure(runs, 64, lambda m: m["active_units"])
+    """Active units against β (the study's larger latent size), the mean over seeds with ±σ bars and
+    each seed's count; and each run's rate per dimension, largest first, the seeds other than 0 in
+    thinner lines."""
+    n = study_sizes(runs)[0]
+    counts = measure(runs, n, lambda m: m["active_units"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), width_ratios=(1, 1.35))
-    _plot_seeds(left, counts, 64)
+    _plot_seeds(left, counts, styles(runs)[n])
     _beta_axis(left, [beta for beta, _ in counts], multiples=(1,))
-    left.set_ylim(0, 66)
-    left.set_ylabel("active units (of 64)")
+    left.set_ylim(0, n * 1.03)  # a margin above the count of every dimension
+    left.set_ylabel(f"active units (of {n})")
     left.grid(True)
-    rates = measure(runs, 64, lambda m: m["kl_per_dim"])
+    rates = measure(runs, n, lambda m: m["kl_per_dim"])
     norm = LogNorm(min(beta for beta, _ in rates), max(beta for beta, _ in rates))
     for beta, per_seed in rates:
         for seed, kls in enumerate(per_seed):
@@ -229,7 +215,7 @@ def table(runs: dict[str, dict], pages: str = "experiments") -> str:
     each linked to its run page in ``pages``."""
     lines = ["| n | β | D (BCE) | R (KL) | D + R | IWAE NLL | active units | seeds |",
              "|---:|---:|---:|---:|---:|---:|---:|:---|"]
-    for n in (64, 2):
+    for n in study_sizes(runs):
         for beta, names in by_seed(runs, n):
             group = [runs[name] for name in names]
             counts = [m["active_units"] for m in group if "active_units" in m]
@@ -242,9 +228,9 @@ def table(runs: dict[str, dict], pages: str = "experiments") -> str:
     return "\n".join(lines)
 
 
-def best_likelihood(runs: dict[str, dict], n: int = 64) -> dict:
+def best_likelihood(runs: dict[str, dict], n: int) -> dict:
     """The β whose seeds have the lowest mean IWAE NLL, and whether its lead over the next best
-    survives their spread: more than :data:`vaecore.report.NOISE` times the larger σ of the two
+    survives their spread: more than :data:`NOISE` times the larger σ of the two
     (the one there is, where a configuration has one seed).
 
     Returns:
@@ -269,9 +255,9 @@ def best_likelihood(runs: dict[str, dict], n: int = 64) -> dict:
     return best | {"sentence": f"{first}, {sigmas_off:.1f} times {whose}: {verdict}{caveat}."}
 
 
-def usage_trend(runs: dict[str, dict], n: int = 64) -> str:
+def usage_trend(runs: dict[str, dict], n: int) -> str:
     """Whether the active units fall steadily with β, judged against the seeds: every rise of the
-    mean count from one β to the next, and whether it exceeds :data:`vaecore.report.NOISE` times
+    mean count from one β to the next, and whether it exceeds :data:`NOISE` times
     the largest σ of a count at any β (one seed's count has none of its own)."""
     counts = measure(runs, n, lambda m: m["active_units"])
     stds = [(std, beta) for beta, values in counts for std in [spread(values)[1]] if std]
@@ -297,7 +283,7 @@ def usage_trend(runs: dict[str, dict], n: int = 64) -> str:
     return f"{noise}. The mean count rises {times} as β grows, {steps}: {judged}."
 
 
-def collapse(runs: dict[str, dict], n: int = 64) -> str:
+def collapse(runs: dict[str, dict], n: int) -> str:
     """Whether the collapse at the largest β holds in every seed: each of its seeds keeps fewer
     active units than the fewest any seed keeps at β = 1."""
     counts = dict(measure(runs, n, lambda m: m["active_units"]))
@@ -313,9 +299,9 @@ def collapse(runs: dict[str, dict], n: int = 64) -> str:
     return f"{first}, {against}: the two overlap, so the seeds do not show a collapse."
 
 
-def coverage(runs: dict[str, dict], sizes: tuple[int, ...] = (64, 2)) -> str:
-    """Which seeds the study's configurations (latent sizes ``sizes``) were trained with: a sentence."""
-    groups = [list(names) for (n, _), names in seeds(runs).items() if n in sizes]
+def coverage(runs: dict[str, dict]) -> str:
+    """Which seeds the study's configurations were trained with: a sentence."""
+    groups = [list(names) for (n, _), names in seeds(runs).items() if n in study_sizes(runs)]
     everywhere = sorted(set.intersection(*(set(group) for group in groups)))
     if len(everywhere) > 1:
         return (f"Every configuration was trained with seeds {listed(everywhere)}, and each claim below is weighed "

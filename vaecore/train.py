@@ -15,7 +15,7 @@ from vaecore.evaluate import elbo
 from vaecore.folder import locked, write_atomically
 from vaecore.loss import vae_loss
 from vaecore.memory import reuse_freed_blocks
-from vaecore.model import VAE
+from vaecore.model import VAE, build_model
 from vaecore.progress import progress_bar, report_epoch
 from vaecore.provenance import commit
 
@@ -55,10 +55,6 @@ def resolve_device(name: str) -> torch.device:
         raise DeviceUnavailable("config key 'device' is 'cuda' but torch sees no GPU on this machine; "
                                 "run it on a machine with one, or set its device to cpu (vaecore train --device cpu)")
     return torch.device(name)
-
-
-def make_model(config: Config, x_dim: int) -> VAE:
-    return VAE(x_dim, config.n, config.hidden)
 
 
 def make_optimizer(model: VAE, config: Config) -> torch.optim.Adam:
@@ -205,7 +201,7 @@ def _train(config: Config, train_set: Split, test_set: Split, out_dir: Path,
 
     reuse_freed_blocks()
     torch.manual_seed(config.seed)
-    model = make_model(config, train_set.x.shape[1]).to(device)
+    model = build_model(config, train_set.x.shape[1]).to(device)
     optimizer = make_optimizer(model, config)
     history = restore(path, model, optimizer, config) if path.exists() else {key: [] for key in HISTORY_KEYS}
     done = len(history["epoch"])

@@ -10,7 +10,6 @@ back with ``weights_only=True``, so loading one executes no code. A shipped mode
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -19,6 +18,7 @@ from vaecore.config import Config, ConfigError, params_dir
 from vaecore.errors import VaecoreError
 from vaecore.folder import write_atomically
 from vaecore.model import VAE
+from vaecore.runs import RunsError, published, read_metrics
 
 
 class WeightsError(VaecoreError):
@@ -34,7 +34,7 @@ def _shipped_files() -> dict[str, Path]:
     """Every shipped run's metrics file by model name: ``<stem>`` in :func:`shipped_dir`, ``<stem>-gpu``
     in the GPU runs' folder beside it (their stems are the CPU runs')."""
     folders = {"": shipped_dir(), "-gpu": shipped_dir().parent / "experiments-gpu"}
-    return {path.stem + suffix: path for suffix, folder in folders.items() for path in sorted(folder.glob("*.json"))}
+    return {name + suffix: path for suffix, folder in folders.items() for name, path in published(folder).items()}
 
 
 def shipped_path(name: str) -> Path:
@@ -68,33 +68,10 @@ def shipped() -> dict[str, dict]:
     """The metrics of every shipped model, by name (the params file's stem; ``-gpu`` after it for a GPU run).
 
     Raises:
-        WeightsError: a metrics file is damaged or from a newer vaecore (naming it).
+        RunsError: a metrics file is damaged or from a newer vaecore (naming it).
     """
     runs = {name: read_metrics(path) for name, path in _shipped_files().items()}
     return {name: metrics for name, metrics in runs.items() if "weights_sha256" in metrics}
-
-
-def read_metrics(path: Path) -> dict:
-    """A run's metrics, ``metrics.json`` or a page's ``<name>.json``, with a config vaecore can read.
-
-    Raises:
-        WeightsError: the file is missing, not valid JSON, or holds a config this vaecore does
-            not know (one from a newer version); the message names the file.
-    """
-    try:
-        metrics = json.loads(path.read_text())
-    except OSError as error:
-        raise WeightsError(f"cannot read {path} ({error.strerror or error}); restore it with git checkout") from None
-    except ValueError as error:
-        raise WeightsError(f"{path} is not valid JSON ({error}): it is damaged or truncated; "
-                           f"restore it with git checkout") from None
-    try:
-        Config.from_dict(metrics["config"])
-    except (ConfigError, KeyError, TypeError) as error:
-        what = f"a config this vaecore cannot read ({error})" if isinstance(error, ConfigError) else "no config"
-        raise WeightsError(f"{path} holds {what}; it may come from a newer vaecore: update vaecore, "
-                           f"or restore the file with git checkout") from None
-    return metrics
 
 
 def find(config: Config) -> str | None:
@@ -106,12 +83,12 @@ def find(config: Config) -> str | None:
     ``params/<name>.yaml``, is ``config``'s run: then it was the one needed, and is named.
 
     Raises:
-        WeightsError: the metrics file of ``config``'s run cannot be read.
+        RunsError: the metrics file of ``config``'s run cannot be read.
     """
     for name, path in _shipped_files().items():
         try:
             metrics = read_metrics(path)
-        except WeightsError:
+        except RunsError:
             if _same_run(_params_config(path.stem), config):
                 raise
             continue

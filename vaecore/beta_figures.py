@@ -1,0 +1,124 @@
+"""The β study's figures drawn by its models: test images and samples, latent planes and paths, one row per β,
+and how the IWAE estimate of the likelihood converges with its number of samples."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from vaecore.data import Split
+from vaecore.evaluate import IwaeCurve
+from vaecore.model import VAE
+from vaecore.style import WIDTH, styled
+from vaecore.plots import show_grid, decode_mean, interpolate, reconstruct, sample_codes
+
+
+def _row_label(ax: plt.Axes, text: str) -> None:
+    ax.text(-0.02, 0.5, text, transform=ax.transAxes, ha="right", va="center")
+
+
+@styled
+@torch.no_grad()
+def by_beta(models: dict[float, VAE], x: torch.Tensor, count: int = 8, seed: int = 0) -> Figure:
+    """One row per β: reconstructions of the same test images (left), prior samples (right).
+
+    The top row shows the test images; every model decodes the same prior draws.
+    """
+    z = sample_codes(next(iter(models.values())).n, count, seed)
+    x = x[:count]
+    label = 0.75  # inches left of the images for the row labels
+    tile = (WIDTH - label - 0.15) / (2 * count)  # inches per image
+    fig, axes = plt.subplots(len(models) + 1, 2, figsize=(WIDTH, 0.45 + (len(models) + 1) * tile * 1.04),
+                             layout="none", gridspec_kw={"wspace": 0.15 / (count * tile), "hspace": 0.04,
+                                                       "left": label / WIDTH, "right": 0.995})
+    fig.subplots_adjust(top=1 - 0.4 / fig.get_figheight(), bottom=0.02)
+    show_grid(axes[0, 0], x, nrow=count)
+    axes[0, 0].set_title("test images, reconstructed below")
+    axes[0, 1].set_title("samples from the prior, decoded below")
+    _row_label(axes[0, 0], "test")
+    for row, (beta, model) in enumerate(sorted(models.items()), start=1):
+        show_grid(axes[row, 0], reconstruct(model, x), nrow=count)
+        show_grid(axes[row, 1], decode_mean(model, z), nrow=count)
+        _row_label(axes[row, 0], f"β = {beta:g}")
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig
+
+
+@styled
+@torch.no_grad()
+def latent_maps(models: dict[float, VAE], data: Split, pair: tuple[int, int] = (0, 1),
+                max_points: int = 5000, columns: int = 3) -> Figure:
+    """The test set's posterior means for each β of an n = 2 model, ``columns`` maps to a row,
+    coloured by label, with the straight path between the codes of the test images ``pair`` drawn
+    on each; the legend takes the cell after the last map."""
+    x, y = data.x[:max_points], data.y[:max_points].numpy()
+    colors = plt.get_cmap("tab10")
+    rows = math.ceil((len(models) + 1) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, rows * WIDTH / columns * 1.02), squeeze=False)
+    for ax, (beta, model) in zip(axes.flat, sorted(models.items())):
+        device = next(model.parameters()).device
+        mu = model.encode(x.to(device))[0].cpu().numpy()  # (N, 2)
+        ax.scatter(mu[:, 0], mu[:, 1], s=0.6, c=[colors(label) for label in y], rasterized=True)
+        ends = mu[list(pair)]
+        ax.plot(ends[:, 0], ends[:, 1], color="black", lw=1.5, marker="o", ms=4)
+        ax.set_title(f"β = {beta:g}")
+        ax.set_xlabel("$\\mu_1$", labelpad=1)
+        ax.set_ylabel("$\\mu_2$", labelpad=1)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.locator_params(nbins=5)
+    for ax in axes.flat[len(models):]:
+        ax.set_axis_off()
+    handles = [plt.Line2D([], [], ls="", marker="o", color=colors(label), label=str(label)) for label in np.unique(y)]
+    axes.flat[len(models)].legend(handles=handles, title="label", loc="center", ncols=2)
+    return fig
+
+
+@styled
+@torch.no_grad()
+def paths_by_beta(models: dict[float, VAE], a: torch.Tensor, b: torch.Tensor, steps: int = 10) -> Figure:
+    """One row per β: the decoded :func:`interpolate` path from image ``a`` (M,) to ``b`` (M,)."""
+    label = 0.75  # inches left of the images for the row labels
+    tile = (WIDTH - label - 0.1) / (steps + 2)
+    fig, axes = plt.subplots(len(models), 1, figsize=(WIDTH, 0.1 + len(models) * tile * 1.05), squeeze=False,
+                             layout="none", gridspec_kw={"hspace": 0.05, "left": label / WIDTH, "right": 0.99,
+                                                       "top": 0.99, "bottom": 0.01})
+    for ax, (beta, model) in zip(axes[:, 0], sorted(models.items())):
+        path = interpolate(model, a[None], b[None], steps)[0]  # (steps, M)
+        show_grid(ax, torch.cat([a[None], path, b[None]]), nrow=steps + 2)
+        ax.set_axis_off()
+        _row_label(ax, f"β = {beta:g}")
+    return fig
+
+
+@styled
+def iwae_convergence(curves: dict[str, IwaeCurve], marked: int = 1000) -> Figure:
+    """The IWAE estimate of -log p(x) against k, one panel per model (titled by its key), each k's
+    samples the first of the next k's (:func:`vaecore.evaluate.iwae_curve`).
+
+    Bars are ± one standard error of the estimate's difference from the largest k's, paired image by
+    image: how well the curve's shape is known. The estimate at ``marked`` is labelled with that
+    difference, a lower bound on the bias left there; a dotted line marks the largest k's level.
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(WIDTH, 2.9), squeeze=False)
+    for ax, (title, curve) in zip(axes[0], curves.items()):
+        ax.errorbar(curve.k, curve.nll, yerr=curve.excess_stderr, marker="o", ms=3.5, capsize=2, elinewidth=0.8)
+        ax.axhline(curve.nll[-1], color="0.5", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("importance samples $k$")
+        ax.set_title(title)
+        ax.grid(True)
+        if marked in curve.k[:-1]:
+            at = curve.k.index(marked)
+            ax.annotate(f"at $k$ = {marked:,}: {curve.excess[at]:.2f} ± {curve.excess_stderr[at]:.2f}\n"
+                        f"above $k$ = {curve.k[-1]:,}", (marked, curve.nll[at]), xytext=(0.97, 0.62),
+                        textcoords="axes fraction", ha="right", fontsize=8,
+                        arrowprops=dict(arrowstyle="-", color="0.3", lw=0.7, shrinkB=3))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda k, _: f"{k:,.0f}"))
+    axes[0, 0].set_ylabel("IWAE estimate of $-\\log p(\\mathbf{x})$\n(nats per image)")
+    return fig
