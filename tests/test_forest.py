@@ -1,32 +1,12 @@
 """The forest plot of Table 1, on made-up comparisons."""
 
-from typing import NamedTuple
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgba
 
 from vaecore import forest
-
-
-class Comparison(NamedTuple):
-    """The fields of vaecore.table1.Comparison."""
-
-    name: str
-    n: int
-    beta: float
-    kind: str
-    seeds: int
-    diff: float
-    sd: float
-    df: float
-    t: float
-    p: float
-    p_holm: float
-    low: float
-    high: float
-    differs: bool
+from vaecore.table1 import Comparison
 
 
 def made_up(name, n, beta, kind, seeds, diff, half, differs=False):
@@ -89,3 +69,10 @@ def test_the_legend_names_the_kinds():
     texts = [text.get_text() for text in fig.legends[0].get_texts()]
     assert texts == ["seed 0", "mean of three seeds", "differs beyond noise"]
     assert np.isfinite(fig.get_figheight())
+
+
+def test_a_configuration_without_seeds_is_its_marker_alone():
+    lone = COMPARISONS[:2] + [Comparison("n2-beta1", 2, 1.0, "seed 0", 1, 0.3, *[None] * 7, False)]
+    fig = forest.forest(lone)
+    assert [round(x, 2) for x, *_ in markers(fig.axes[1])] == [0.3]
+    assert fig.axes[1].get_xlim()[1] > 0.3

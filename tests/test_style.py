@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 import pytest
 
-from vaecore import beta_figures, diagram, forest, plots, study, style
+from vaecore import beta_figures, diagram, forest, generalisation, plots, study, style
 from vaecore.config import Config
 from vaecore.data import Split
 from vaecore.evaluate import IwaeCurve
@@ -38,7 +38,8 @@ def runs():
             kl = 30 / (1 + beta)
             values[f"n{n}-beta{beta:g}"] = {
                 "config": Config(n=n, beta=beta).to_dict(), "test_recon": 60 + 10 * beta, "test_kl": kl,
-                "test_iwae_nll": 90 + beta, "kl_per_dim": [kl / n] * n, "active_units": n}
+                "test_iwae_nll": 90 + beta, "kl_per_dim": [kl / n] * n, "active_units": n,
+                "history": {"train_recon": [58 + 10 * beta], "train_kl": [kl]}}
     return values
 
 
@@ -58,6 +59,7 @@ FIGURES = {
     "paths_by_beta": lambda data: beta_figures.paths_by_beta({beta: model(2) for beta in BETAS}, data.x[0], data.x[1]),
     "model_diagram": lambda data: diagram.model_diagram(),
     "forest": lambda data: forest.forest(COMPARISONS),
+    "train_and_test": lambda data: generalisation.train_and_test(runs()),
     "iwae_convergence": lambda data: beta_figures.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
     "rate_distortion": lambda data: study.rate_distortion(runs(), {beta: model(64) for beta in BETAS}, data.x),
     "likelihood": lambda data: study.likelihood(runs()),

@@ -24,8 +24,9 @@ def forest(comparisons: Sequence) -> Figure:
     report beyond noise. The line at 0 is the report.
 
     Args:
-        comparisons: objects with the fields of :class:`vaecore.table1.Comparison` (n, beta, kind,
-            seeds, diff, low, high, differs), in the order rows and kinds should appear.
+        comparisons: :class:`vaecore.table1.Comparison` (or objects with its fields n, beta, kind,
+            seeds, diff, low, high, differs), in the order rows and kinds should appear; one without
+            an interval (no seeds to give a noise) is its marker alone.
     """
     sizes = list(dict.fromkeys(c.n for c in sorted(comparisons, key=lambda c: c.n)))
     betas = {n: list(dict.fromkeys(c.beta for c in comparisons if c.n == n)) for n in sizes}
@@ -38,11 +39,12 @@ def forest(comparisons: Sequence) -> Figure:
         place = {beta: len(betas[n]) - 1 - i for i, beta in enumerate(betas[n])}  # the first β on top
         for c in (c for c in comparisons if c.n == n):
             color = DIFFERS if c.differs else WITHIN
-            ax.errorbar(c.diff, place[c.beta] + shift[c.kind], xerr=[[c.diff - c.low], [c.high - c.diff]],
+            interval = [[c.diff - c.low], [c.high - c.diff]] if c.low is not None else None  # None: no seeds
+            ax.errorbar(c.diff, place[c.beta] + shift[c.kind], xerr=interval,
                         fmt="o", ms=5, color=color, mfc="white" if c.seeds == 1 else color, capsize=2,
                         elinewidth=1, zorder=3)
         ax.axvline(0, color="0.3", lw=0.8, zorder=1)
-        reach = 1.05 * max(max(abs(c.low), abs(c.high)) for c in comparisons if c.n == n)
+        reach = 1.05 * max(max(abs(c.diff), abs(c.low or 0), abs(c.high or 0)) for c in comparisons if c.n == n)
         ax.set_xlim(-reach, reach)  # the report in the middle of every panel
         ax.set_yticks(list(place.values()), [f"β = {beta:g}" for beta in place])
         ax.set_ylim(-0.6, len(betas[n]) - 0.4)
