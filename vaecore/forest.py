@@ -19,17 +19,17 @@ WITHIN = "C0"
 @styled
 def forest(comparisons: Sequence) -> Figure:
     """One panel per latent size n (each on its own scale of nats: n = 1 moves by nats where n = 64
-    moves by tenths), a row per β, and in each row a marker per kind of comparison with its 95 %
+    moves by tenths), a row per β from the smallest down, and in each row a marker per kind of comparison with its 95 %
     interval: hollow for a single run, filled for a mean of seeds, red where it differs from the
     report beyond noise. The line at 0 is the report.
 
     Args:
         comparisons: :class:`vaecore.table1.Comparison` (or objects with its fields n, beta, kind,
-            seeds, diff, low, high, differs), in the order rows and kinds should appear; one without
+            seeds, diff, low, high, differs), the kinds in the order they should appear; one without
             an interval (no seeds to give a noise) is its marker alone.
     """
     sizes = list(dict.fromkeys(c.n for c in sorted(comparisons, key=lambda c: c.n)))
-    betas = {n: list(dict.fromkeys(c.beta for c in comparisons if c.n == n)) for n in sizes}
+    betas = {n: sorted({c.beta for c in comparisons if c.n == n}) for n in sizes}
     kinds = list(dict.fromkeys(c.kind for c in comparisons))
     shift = {kind: SPREAD * (0.5 - i / (len(kinds) - 1)) if len(kinds) > 1 else 0.0 for i, kind in enumerate(kinds)}
     rows = sum(len(b) for b in betas.values())
