@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="timed epochs of vaecore's and pythae's trainers (the medians count)")
     bench.add_argument("--eval-images", type=int, default=500,
                        help="test images the IWAE estimate is timed on; 0 skips the evaluation")
+    bench.add_argument("--train-images", type=int,
+                       help="time epochs over the first TRAIN_IMAGES training images (default: all 60,000)")
     bench.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
     bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
 
@@ -191,9 +193,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from vaecore.bench import bench
 
-    if args.epochs < 1 or args.eval_images < 0:
-        raise VaecoreError(f"--epochs must be >= 1 and --eval-images >= 0, got {args.epochs} and {args.eval_images}")
-    result = bench(device=args.device, epochs=args.epochs, root=args.data, eval_images=args.eval_images)
+    if args.epochs < 1 or args.eval_images < 0 or (args.train_images is not None and args.train_images < 1):
+        raise VaecoreError(f"--epochs and --train-images must be >= 1 and --eval-images >= 0, got {args.epochs}, "
+                           f"{args.train_images} and {args.eval_images}")
+    result = bench(device=args.device, epochs=args.epochs, root=args.data, eval_images=args.eval_images,
+                   train_images=args.train_images)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
 from vaecore.config import Config
@@ -26,9 +26,12 @@ from vaecore.model import build_model
 Timer = Callable[[], float]
 
 
-def examples_epoch(config: Config, root: str | None, device: torch.device) -> Timer:
-    """Epochs as pytorch/examples/vae writes them: torchvision Dataset + DataLoader, sigmoid + BCE."""
+def examples_epoch(config: Config, root: str | None, device: torch.device, images: int | None = None) -> Timer:
+    """Epochs as pytorch/examples/vae writes them: torchvision Dataset + DataLoader, sigmoid + BCE,
+    over the first ``images`` training images (all where None)."""
     mnist = datasets.MNIST(root=data_root(root), train=True, download=False, transform=transforms.ToTensor())
+    if images is not None:
+        mnist = Subset(mnist, range(images))
     loader = DataLoader(mnist, batch_size=config.batch_size, shuffle=True)
     model = build_model(config, PIXELS).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
