@@ -50,7 +50,7 @@ def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], 
 
 def vaecore_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                   config: Config) -> Timer:
-    """Epochs of vaecore's trainer over ``x`` (N, D)."""
+    """Epochs of vaecore's trainer over ``x`` (N, M)."""
     def epoch() -> float:
         sync(x.device)
         start = time.perf_counter()

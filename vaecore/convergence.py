@@ -42,7 +42,7 @@ def iwae_curve(model: VAE, x: torch.Tensor, config: Config, ks: list[int], seed:
 
     Args:
         model: the VAE.
-        x: images (N, D), N >= 2.
+        x: images (N, M), N >= 2.
         config: gives the likelihood.
         ks: sample counts, each at least 1.
         seed: seed of the samples.

@@ -36,7 +36,7 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
 
     Args:
         model: the VAE.
-        x: images (N, D).
+        x: images (N, M).
         config: gives beta and the likelihood.
         batch_size: images per forward pass (memory only; the result does not depend on it
             beyond floating-point rounding).
@@ -61,7 +61,7 @@ def draw_spread(model: VAE, x: torch.Tensor, config: Config, draws: int = DRAWS)
 
 
 def passes(x: torch.Tensor, k: int) -> tuple[int, int]:
-    """(images per pass, samples per part) for k samples per image of ``x`` (N, D): k * chunk * D
+    """(images per pass, samples per part) for k samples per image of ``x`` (N, M): k * chunk * M
     floats, 8 MB at most; a k too big for one image's pass is drawn in parts of that size, so memory
     stays bounded however big k is (passes of 1 to 8 images at k = 1000 take the same time per image)."""
     rows = max(1, 2**21 // x.shape[1])
@@ -70,7 +70,7 @@ def passes(x: torch.Tensor, k: int) -> tuple[int, int]:
 
 def log_weights(model: VAE, batch: torch.Tensor, config: Config, k: int, part: int) -> Iterator[torch.Tensor]:
     """log w = log p(x|z) + log p(z) - log q(z|x) of k draws z ~ q(z|x) for each image of ``batch``
-    (B, D), ``part`` draws at a time: (part, B) tensors, the last one shorter where part does not divide k."""
+    (B, M), ``part`` draws at a time: (part, B) tensors, the last one shorter where part does not divide k."""
     mu, logvar = model.encode(batch)  # (B, n)
     # no argument checks: their comparisons over every sample cost a few % of the estimate
     q = Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
@@ -92,7 +92,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
 
     Args:
         model: the VAE.
-        x: images (N, D).
+        x: images (N, M).
         config: gives the likelihood.
         k: importance samples per image.
         seed: seed of the samples.
@@ -126,7 +126,7 @@ class LatentUsage(NamedTuple):
 
 @torch.no_grad()
 def latent_usage(model: VAE, x: torch.Tensor, threshold: float = 0.01, batch_size: int = 2000) -> LatentUsage:
-    """Per-dimension KL and active units of the encoder on images ``x`` (N, D).
+    """Per-dimension KL and active units of the encoder on images ``x`` (N, M).
 
     A unit u is active when Var_x(E_q[z_u|x]) > ``threshold`` (Burda et al. 2016, section 5.2,
     with their 0.01): an inactive unit's posterior does not depend on the image, so the

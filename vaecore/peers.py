@@ -55,7 +55,7 @@ def examples_epoch(config: Config, root: str | None, device: torch.device, image
 
 def pythae_epoch(layers: VAE, config: Config, x: torch.Tensor) -> Timer | None:
     """Epochs of pythae's ``BaseTrainer`` (its ``train_step``) training ``layers`` on the images
-    ``x`` (N, D) in memory, or None where pythae is not installed (``pip install -e ".[peers]"``).
+    ``x`` (N, M) in memory, or None where pythae is not installed (``pip install -e ".[peers]"``).
 
     pythae's VAE decodes to probabilities and takes their BCE, as its own models do; its
     progress bar and console printer are left out so that they do not write into the benchmark.
