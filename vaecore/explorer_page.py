@@ -137,12 +137,13 @@ def panel(test: Split, limit: float = 2.5, grid: int = 9, shown: int = 8, seed: 
     """The page at fixed codes, for the PDF, print and a browser without JavaScript.
 
     Top, each plane model's decoded grid over ``[-limit, limit]^2`` (the prior's bulk); below,
-    one row per model of the largest latent size: ``shown`` of the page's prior draws for
-    ``seed`` (the same codes in every row), then the path from the first test digit to the
-    second in :data:`STEPS` decoded steps, between the two digits.
+    one row per model of the largest latent size at the plane's betas: ``shown`` of the page's
+    prior draws for ``seed`` (the same codes in every row), then the path from the first test
+    digit to the second in :data:`STEPS` decoded steps, between the two digits.
     """
     families = explorer.families()
     plane, (n, space) = families[explorer.PLANE], max(families.items())
+    space = [(beta, name) for beta, name in space if beta in dict(plane)]
     z = torch.from_numpy(draws(seed, shown, n)).float()
     a, b = test.x[0], test.x[1]
     label = 0.65  # inches left of the rows for their labels
