@@ -91,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
 
     explorer = commands.add_parser(
-        "explorer", help="export the shipped decoders as JavaScript for the book's explorer page",
+        "explorer", help="export the shipped networks as JavaScript for the book's explorer page",
         description="Write the decoder of every model the book's 'Explore the models' page shows "
-                    "(n = 2 and n = 64 at seed 0, n = 1) to OUT/<name>.js: a script that sets "
-                    "window.vaecoreWeights[name], float32 for n <= 2 and float16 for n = 64, with the "
-                    "SHA-256 of the shipped .pt it came from. Run it after a shipped model changes.")
+                    "(n = 2 and n = 64 at seed 0, n = 1) to OUT/<name>.js, and the encoders of the n = 2 models "
+                    "to OUT/<name>.encoder.js: scripts that set window.vaecoreWeights[...], float32 for n <= 2 "
+                    "and float16 for n = 64, each with the SHA-256 of the shipped .pt it came from, written "
+                    "atomically. Run it after a shipped model changes; it says when book/explore.ipynb must "
+                    "be executed again too.")
     explorer.add_argument("--out", type=Path, help="output folder (default: book/_explorer/explorer/models)")
 
     args = parser.parse_args(argv)
@@ -204,10 +206,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _explorer(args: argparse.Namespace) -> int:
-    from vaecore.explorer import export_all
+    from vaecore import explorer
 
-    for path in export_all(args.out):
+    for path in explorer.export_all(args.out):
         print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.out is None and (names := explorer.stale()):
+        print(f"vaecore: note: {explorer.advice(names, exported=True)}", file=sys.stderr)
     return 0
 
 
