@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         "sweep", help="execute the experiment notebook with papermill for each params file",
         description="Execute the experiment notebook once per params file into OUTDIR/<name>.ipynb, "
                     "with that run's metrics in OUTDIR/<name>.json, as one task each on a Dask cluster: "
-                    "a local one of --workers processes, or the one of --scheduler. Skips configurations "
+                    "a local one of --workers processes, the one of --scheduler, or Slurm jobs with --slurm "
+                    "(dask-jobqueue; partition, account, walltime, cores and memory per job from its "
+                    "configuration, ~/.config/dask/jobqueue.yaml). Skips configurations "
                     "whose executed notebook, metrics and weights are complete and newer than its params file, "
                     "the notebook and the package. Into the book's folders only configurations at the report's "
                     "protocol are swept (300 epochs on all the images, as Table 1); others are named and left out.")
@@ -49,9 +51,18 @@ def main(argv: list[str] | None = None) -> int:
                        help="address of a running Dask scheduler, tcp://HOST:PORT, whose workers run the "
                             "configurations instead (default: $VAECORE_SCHEDULER); start them with "
                             "--resources notebook=1")
+    sweep.add_argument("--slurm", action="store_true",
+                       help="run the configurations as Slurm jobs of one worker each (a GPU each with --device "
+                            "cuda), cancelled when the sweep ends")
+    sweep.add_argument("--max-jobs", type=int, default=10,
+                       help="with --slurm: at most this many jobs at once, one per configuration (default 10)")
+    sweep.add_argument("--partition", help="with --slurm: the partition (default: jobqueue.slurm.queue, else "
+                                           "Slurm's default)")
+    sweep.add_argument("--walltime", help="with --slurm: each job's time limit, as HH:MM:SS (default: "
+                                          "jobqueue.slurm.walltime)")
     sweep.add_argument("--wait", type=float, default=60,
-                       help="seconds to wait for the first worker of --scheduler, and for a new one after "
-                            "all have left (default 60)")
+                       help="seconds to wait for the first worker of --scheduler or Slurm job, and for a new "
+                            "one after all have left (default 60)")
     sweep.add_argument("--force", action="store_true", help="rerun up-to-date configurations too")
     sweep.add_argument("--retrain", action="store_true",
                        help="train configurations that have no checkpoint even where the book ships their "
@@ -156,12 +167,22 @@ def _resume_hint(args: argparse.Namespace) -> str:
 def _sweep(args: argparse.Namespace) -> int:
     from vaecore.sweep import Interrupted, sweep
 
-    if args.scheduler and args.workers is not None:
-        print(f"vaecore: note: --workers is ignored: the workers of {args.scheduler} run the sweep", file=sys.stderr)
+    slurm = {"max_jobs": args.max_jobs, "partition": args.partition, "walltime": args.walltime}
+    if args.slurm and args.scheduler:
+        raise VaecoreError(f"--slurm and --scheduler {args.scheduler} (or $VAECORE_SCHEDULER) both give the "
+                           f"sweep's cluster: give one of them")
+    if not args.slurm and (args.partition or args.walltime):
+        raise VaecoreError("--partition and --walltime are for Slurm jobs: add --slurm")
+    if args.slurm and args.max_jobs < 1:
+        raise VaecoreError(f"--max-jobs must be 1 or more, got {args.max_jobs}")
+    if (args.scheduler or args.slurm) and args.workers is not None:
+        where = f"the workers of {args.scheduler}" if args.scheduler else "Slurm jobs of one worker each (--max-jobs)"
+        print(f"vaecore: note: --workers is ignored: {where} run the sweep", file=sys.stderr)
     try:
         failed = sweep(args.params, notebook=args.notebook, outdir=args.outdir,
                        workers=1 if args.workers is None else args.workers, force=args.force, record=args.record,
-                       device=args.device, scheduler=args.scheduler, retrain=args.retrain, wait=args.wait)
+                       device=args.device, scheduler=args.scheduler, retrain=args.retrain, wait=args.wait,
+                       slurm=slurm if args.slurm else None)
     except Interrupted as stop:
         where = "" if stop.local else " (those already running on the cluster's workers finish there)"
         print(f"vaecore: interrupted: {', '.join(stop.unfinished)} did not finish{where}; "
