@@ -311,17 +311,27 @@ def test_the_notebook_runs_the_package_modules_it_imports_and_theirs():
     assert not {"vaecore.table1", "vaecore.verdict", "vaecore.sweep", "vaecore.study"} & set(found)
 
 
-def test_a_fresh_clone_finds_every_book_page_up_to_date(tmp_path):
-    """Clone the repository: no page of the book is stale, whatever the clone's clocks."""
+def test_the_readmes_sweep_on_a_fresh_clone_executes_no_page_and_changes_no_file(tmp_path):
+    """`vaecore sweep params/*.yaml --workers 2` in a clone, whose files all have new clocks: every
+    page of the book is up to date, none is executed, nothing changes; an edited params file makes
+    exactly its page stale."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
-    for folder in ("experiments", "experiments-gpu"):
-        for executed in sorted((REPO / "book" / folder).glob("[!.]*.ipynb")):
-            metrics = json.loads(executed.with_suffix(".json").read_text())
-            params = clone / "params" / f"{executed.stem}.yaml"
-            config = Config.from_dict(metrics["config"])
-            assert stale(clone / "book" / folder / executed.name, config,
-                         sources(params, clone / "book" / "experiment.ipynb")) is None, executed.name
+    params = sorted(str(path.relative_to(clone)) for path in (clone / "params").glob("*.yaml"))
+    pages = len(list((clone / "book" / "experiments").glob("[!.]*.ipynb")))
+    done = subprocess.run([sys.executable, "-m", "vaecore.cli", "sweep", *params, "--workers", "2"], cwd=clone,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"up to date: {pages} of {pages} pages" in done.stdout and "dashboard" not in done.stdout
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
+    edited = clone / "params" / "n2-beta1.yaml"
+    edited.write_text(edited.read_text() + "# edited\n")
+    notebook = clone / "book" / "experiment.ipynb"
+    stale_pages = [path.stem for path in sorted((clone / "params").glob("*.yaml"))
+                   if (clone / "book" / "experiments" / f"{path.stem}.ipynb").exists()
+                   and stale(clone / "book" / "experiments" / f"{path.stem}.ipynb", Config.from_yaml(path),
+                             sources(path, notebook))]
+    assert stale_pages == ["n2-beta1"]
 
 
 def page(folder, name, weights=b"weights", text="{}", config=None, inputs=None):
