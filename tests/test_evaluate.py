@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
-from vaecore.evaluate import draw_spread, elbo, iwae_curve, iwae_nll, latent_usage, seeded
+from vaecore.convergence import iwae_curve
+from vaecore.evaluate import draw_spread, elbo, iwae_nll, latent_usage, seeded
 from vaecore.model import build_model
 from vaecore.train import train
 

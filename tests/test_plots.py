@@ -8,7 +8,7 @@ from matplotlib.text import Text
 
 from vaecore import beta_figures, diagram, plots, style
 from vaecore.data import Split
-from vaecore.evaluate import IwaeCurve
+from vaecore.convergence import IwaeCurve, iwae_convergence
 from vaecore.model import VAE
 
 HISTORY = {"epoch": [1, 2, 3], "train_total": [3, 2, 1], "train_recon": [2, 1.5, 0.8],
@@ -230,7 +230,7 @@ def test_the_iwae_convergence_has_a_panel_per_model_and_names_the_excess_at_the_
     the estimate at k = 1000 labelled with its excess over k = 5000 and that error."""
     curve = IwaeCurve(k=[1, 10, 100, 1000, 5000], nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5,
                       excess=[5.0, 2.0, 0.5, 0.2, 0.0], excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
-    fig = beta_figures.iwae_convergence({"n = 2": curve, "n = 64": curve})
+    fig = iwae_convergence({"n = 2": curve, "n = 64": curve})
     fig.canvas.draw()
     assert [ax.get_title() for ax in fig.axes] == ["n = 2", "n = 64"]
     ax = fig.axes[0]

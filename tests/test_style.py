@@ -7,23 +7,24 @@ from types import SimpleNamespace
 import matplotlib.pyplot as plt
 import pytest
 
-from vaecore import beta_figures, diagram, forest, generalisation, plots, study, style
+from vaecore import beta_figures, convergence, diagram, forest, generalisation, plots, study, style
 from vaecore.config import Config
+from vaecore.convergence import IwaeCurve
 from vaecore.data import Split
-from vaecore.evaluate import IwaeCurve
 from vaecore.model import VAE
+
+KS = [1, 10, 100, 1000, 5000]
+CURVE = IwaeCurve(k=KS, nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5, excess=[5.0, 2.0, 0.5, 0.2, 0.0],
+                  excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
 
 HISTORY = {"epoch": [1, 2, 3], "train_total": [3, 2, 1], "train_recon": [2, 1.5, 0.8],
            "train_kl": [1, 0.5, 0.2], "test_total": [3.1, 2.2, 1.3], "test_recon": [2.1, 1.6, 0.9],
            "test_kl": [1, 0.6, 0.4]}
 BETAS = (0.1, 0.5, 1.0, 2.0, 10.0)
-KS = [1, 10, 100, 1000, 5000]
 COMPARISONS = [SimpleNamespace(n=n, beta=beta, kind=kind, seeds=seeds, diff=0.1, low=-0.4 * n ** 0.5, high=0.6,
                                differs=beta == 2.0)
                for n in (1, 2, 64) for beta in ((1.0,) if n < 64 else BETAS)
                for kind, seeds in (("seed 0", 1), ("mean of three seeds", 3))]
-CURVE = IwaeCurve(k=KS, nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5, excess=[5.0, 2.0, 0.5, 0.2, 0.0],
-                  excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
 
 
 def model(n):
@@ -60,7 +61,7 @@ FIGURES = {
     "model_diagram": lambda data: diagram.model_diagram(),
     "forest": lambda data: forest.forest(COMPARISONS),
     "train_and_test": lambda data: generalisation.train_and_test(runs()),
-    "iwae_convergence": lambda data: beta_figures.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
+    "iwae_convergence": lambda data: convergence.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
     "rate_distortion": lambda data: study.rate_distortion(runs(), {beta: model(64) for beta in BETAS}, data.x),
     "likelihood": lambda data: study.likelihood(runs()),
     "usage": lambda data: study.usage(runs()),

@@ -1,5 +1,4 @@
-"""The β study's figures drawn by its models: test images and samples, latent planes and paths, one row per β,
-and how the IWAE estimate of the likelihood converges with its number of samples."""
+"""The β study's figures drawn by its models: test images and samples, latent planes and paths, one row per β."""
 
 from __future__ import annotations
 
@@ -10,10 +9,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
-from matplotlib.ticker import FuncFormatter
 
 from vaecore.data import Split
-from vaecore.evaluate import IwaeCurve
 from vaecore.model import VAE
 from vaecore.style import WIDTH, styled
 from vaecore.plots import show_grid, decode_mean, interpolate, reconstruct, sample_codes
@@ -108,32 +105,4 @@ def paths_by_beta(models: dict[float, VAE], a: torch.Tensor, b: torch.Tensor, st
         show_grid(ax, torch.cat([a[None], path, b[None]]), nrow=steps + 2)
         ax.set_axis_off()
         _row_label(ax, f"β = {beta:g}")
-    return fig
-
-
-@styled
-def iwae_convergence(curves: dict[str, IwaeCurve], marked: int = 1000) -> Figure:
-    """The IWAE estimate of -log p(x) against k, one panel per model (titled by its key), each k's
-    samples the first of the next k's (:func:`vaecore.evaluate.iwae_curve`).
-
-    Bars are ± one standard error of the estimate's difference from the largest k's, paired image by
-    image: how well the curve's shape is known. The estimate at ``marked`` is labelled with that
-    difference, a lower bound on the bias left there; a dotted line marks the largest k's level.
-    """
-    fig, axes = plt.subplots(1, len(curves), figsize=(WIDTH, 2.9), squeeze=False)
-    for ax, (title, curve) in zip(axes[0], curves.items()):
-        ax.errorbar(curve.k, curve.nll, yerr=curve.excess_stderr, marker="o", ms=3.5, capsize=2, elinewidth=0.8)
-        ax.axhline(curve.nll[-1], color="0.5", ls=":", lw=1)
-        ax.set_xscale("log")
-        ax.set_xlabel("importance samples $k$")
-        ax.set_title(title)
-        ax.grid(True)
-        if marked in curve.k[:-1]:
-            at = curve.k.index(marked)
-            ax.annotate(f"at $k$ = {marked:,}: {curve.excess[at]:.2f} ± {curve.excess_stderr[at]:.2f}\n"
-                        f"above $k$ = {curve.k[-1]:,}", (marked, curve.nll[at]), xytext=(0.97, 0.62),
-                        textcoords="axes fraction", ha="right", fontsize=8,
-                        arrowprops=dict(arrowstyle="-", color="0.3", lw=0.7, shrinkB=3))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda k, _: f"{k:,.0f}"))
-    axes[0, 0].set_ylabel("IWAE estimate of $-\\log p(\\mathbf{x})$\n(nats per image)")
     return fig

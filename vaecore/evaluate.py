@@ -36,7 +36,7 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
 
     Args:
         model: the VAE.
-        x: images (N, D).
+        x: images (N, M).
         config: gives beta and the likelihood.
         batch_size: images per forward pass (memory only; the result does not depend on it
             beyond floating-point rounding).
@@ -60,17 +60,17 @@ def draw_spread(model: VAE, x: torch.Tensor, config: Config, draws: int = DRAWS)
     return statistics.stdev(elbo(model, x, config, seed=seed).total for seed in range(draws))
 
 
-def _passes(x: torch.Tensor, k: int) -> tuple[int, int]:
-    """(images per pass, samples per part) for k samples per image of ``x`` (N, D): k * chunk * D
+def passes(x: torch.Tensor, k: int) -> tuple[int, int]:
+    """(images per pass, samples per part) for k samples per image of ``x`` (N, M): k * chunk * M
     floats, 8 MB at most; a k too big for one image's pass is drawn in parts of that size, so memory
     stays bounded however big k is (passes of 1 to 8 images at k = 1000 take the same time per image)."""
     rows = max(1, 2**21 // x.shape[1])
     return max(1, rows // k), min(k, rows)
 
 
-def _log_weights(model: VAE, batch: torch.Tensor, config: Config, k: int, part: int) -> Iterator[torch.Tensor]:
+def log_weights(model: VAE, batch: torch.Tensor, config: Config, k: int, part: int) -> Iterator[torch.Tensor]:
     """log w = log p(x|z) + log p(z) - log q(z|x) of k draws z ~ q(z|x) for each image of ``batch``
-    (B, D), ``part`` draws at a time: (part, B) tensors, the last one shorter where part does not divide k."""
+    (B, M), ``part`` draws at a time: (part, B) tensors, the last one shorter where part does not divide k."""
     mu, logvar = model.encode(batch)  # (B, n)
     # no argument checks: their comparisons over every sample cost a few % of the estimate
     q = Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
@@ -92,7 +92,7 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
 
     Args:
         model: the VAE.
-        x: images (N, D).
+        x: images (N, M).
         config: gives the likelihood.
         k: importance samples per image.
         seed: seed of the samples.
@@ -102,77 +102,18 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
         The mean over images of the estimated -log p(x), in nats.
     """
     reuse_freed_blocks()
-    chunk, part = _passes(x, k)
+    chunk, part = passes(x, k)
     total = 0.0
     bar = progress_bar(total=len(x), desc=f"IWAE, k = {k}", unit="image", enabled=progress)
     with seeded(seed, x.device), bar:
         for batch in x.split(chunk):
             log_sum = None  # log sum_s w_s over the parts so far, (B,)
-            for log_w in _log_weights(model, batch, config, k, part):
+            for log_w in log_weights(model, batch, config, k, part):
                 part_sum = torch.logsumexp(log_w, dim=0)
                 log_sum = part_sum if log_sum is None else torch.logaddexp(log_sum, part_sum)
             total -= (log_sum - math.log(k)).sum().item()
             bar.update(len(batch))
     return total / len(x)
-
-
-class IwaeCurve(NamedTuple):
-    """The IWAE estimate of -log p(x) at several k, each k's samples the first of the largest k's."""
-
-    k: list[int]  # increasing
-    nll: list[float]  # the mean over images of -log 1/k sum_s w_s, nats
-    stderr: list[float]  # its standard error over the images
-    excess: list[float]  # nll minus that at the largest k, the same images and samples
-    excess_stderr: list[float]  # the standard error of that difference over the images
-    images: int  # how many images the means are over
-
-
-@torch.no_grad()
-def iwae_curve(model: VAE, x: torch.Tensor, config: Config, ks: list[int], seed: int = 0,
-               progress: bool = False) -> IwaeCurve:
-    """How the IWAE estimate (:func:`iwae_nll`) converges with k: one draw of max(ks) samples per
-    image, whose first k give the estimate at each k of ``ks``, so that the curve is that of one
-    growing sample and its differences are not blurred by independent draws.
-
-    At the largest k the samples are drawn as :func:`iwae_nll` draws them (same seed, same parts),
-    so the curve ends at its estimate, to rounding.
-
-    Args:
-        model: the VAE.
-        x: images (N, D), N >= 2.
-        config: gives the likelihood.
-        ks: sample counts, each at least 1.
-        seed: seed of the samples.
-        progress: show the images going by.
-
-    Returns:
-        The estimate at each k with its standard error over the images, and its excess over the
-        estimate at the largest k with the standard error of that paired difference. Since the
-        bound only tightens with k, the excess at k is a lower bound on the bias left at k.
-    """
-    ks = sorted(set(ks))
-    reuse_freed_blocks()
-    k = ks[-1]
-    chunk, part = _passes(x, k)
-    per_image = []  # (len(ks), B) per pass: -log 1/k sum_{s <= k} w_s
-    bar = progress_bar(total=len(x), desc=f"IWAE curve, k up to {k}", unit="image", enabled=progress)
-    with seeded(seed, x.device), bar:
-        for batch in x.split(chunk):
-            running, drawn, at = None, 0, []  # log sum of the weights so far (B,), their count, per k
-            for log_w in _log_weights(model, batch, config, k, part):
-                cumulative = torch.logcumsumexp(log_w, dim=0)  # (part, B)
-                if running is not None:
-                    cumulative = torch.logaddexp(cumulative, running)
-                at += [cumulative[size - drawn - 1] for size in ks if drawn < size <= drawn + len(log_w)]
-                running, drawn = cumulative[-1], drawn + len(log_w)
-            per_image.append(-(torch.stack(at) - torch.tensor(ks, dtype=log_w.dtype, device=x.device).log()[:, None]))
-            bar.update(len(batch))
-    nll = torch.cat(per_image, dim=1).double()  # (len(ks), N)
-    excess = nll - nll[-1]
-    root_n = math.sqrt(nll.shape[1])
-    return IwaeCurve(k=ks, nll=nll.mean(1).tolist(), stderr=(nll.std(1) / root_n).tolist(),
-                     excess=excess.mean(1).tolist(), excess_stderr=(excess.std(1) / root_n).tolist(),
-                     images=nll.shape[1])
 
 
 class LatentUsage(NamedTuple):
@@ -185,7 +126,7 @@ class LatentUsage(NamedTuple):
 
 @torch.no_grad()
 def latent_usage(model: VAE, x: torch.Tensor, threshold: float = 0.01, batch_size: int = 2000) -> LatentUsage:
-    """Per-dimension KL and active units of the encoder on images ``x`` (N, D).
+    """Per-dimension KL and active units of the encoder on images ``x`` (N, M).
 
     A unit u is active when Var_x(E_q[z_u|x]) > ``threshold`` (Burda et al. 2016, section 5.2,
     with their 0.01): an inactive unit's posterior does not depend on the image, so the

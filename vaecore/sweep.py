@@ -15,10 +15,10 @@ from distributed import Client, as_completed
 
 from vaecore import sources
 from vaecore.cluster import RESOURCE, WORKERS_SECONDS, check_address, connect
-from vaecore.checks import Configs, at_protocol, check_device, check_outputs, check_seeds, load
+from vaecore.checks import Configs, at_protocol, book_of, check_device, check_outputs, check_seeds, load
 from vaecore.cost import matmul_gflops, run_cost
 from vaecore.errors import SweepError
-from vaecore.experiment import run_dir
+from vaecore.experiment import run_dir, runs_dir
 from vaecore.folder import writable, write_atomically
 from vaecore.pages import NotebookFailed, execute, stale
 from vaecore.progress import progress_bar, read_epoch
@@ -160,6 +160,9 @@ def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wai
                 ready = pending.next_batch(block=False)
                 if not ready:
                     _show(bar, futures, plan.configs)
+                    if hasattr(client.cluster, "check"):  # a vaecore.slurm.Cluster: did Slurm end a job?
+                        client.cluster.check({future.key: name for future, name in futures.items()
+                                              if future.status == "pending"})
                     if watch.deserted():
                         raise SweepError(lost(scheduler, plan, deserted=wait))
                     time.sleep(2)
@@ -171,12 +174,27 @@ def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wai
                     _report(bar, futures[future], future, result)
                     if order:
                         submit_next()
-                if ready and scheduler is None:
+                if ready and cluster["scheduler"] == "local":
                     result.raised |= share_idle_cores(futures, plan.configs, cluster["threads_per_worker"])
     except KeyboardInterrupt:
         client.cancel(list(futures))  # nothing queued starts; a local cluster's workers stop with it
         raise
     return result
+
+
+def on_cluster(scheduler: str | None, workers: int, wait: float, slurm: dict | None, configs: int,
+               device: str | None):
+    """The client and description of the sweep's cluster: :func:`vaecore.cluster.connect`'s, or with
+    ``slurm`` one Slurm job per configuration, up to ``slurm["max_jobs"]`` (:func:`vaecore.slurm.cluster`)."""
+    if slurm is None:
+        return connect(scheduler, workers, wait)
+    try:
+        from vaecore import slurm as jobs
+    except ImportError:
+        raise SweepError("--slurm needs dask-jobqueue, which is not installed: "
+                         "pip install 'vaecore[sweep]', or sweep without --slurm") from None
+    return jobs.cluster(min(configs, slurm["max_jobs"]), device, wait, runs_dir() / "slurm",
+                        partition=slurm.get("partition"), walltime=slurm.get("walltime"))
 
 
 class _Watch:
@@ -240,7 +258,7 @@ def write_record(record: Path, plan: Plan, cluster: dict, result: Gathered, wall
 
 def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
           record: Path | None = None, device: str | None = None, scheduler: str | None = None,
-          retrain: bool = False, wait: float = WORKERS_SECONDS) -> list[str]:
+          retrain: bool = False, wait: float = WORKERS_SECONDS, slurm: dict | None = None) -> list[str]:
     """Execute ``notebook`` for each stale params file, one Dask task each, and gather them as they finish.
 
     Without ``scheduler`` a local cluster of ``workers`` processes runs them, each with
@@ -262,7 +280,9 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
             offer the resource ``notebook``.
         retrain: train configurations without a checkpoint even where the book ships their
             weights (else their pages evaluate those weights).
-        wait: seconds to wait for the first worker of ``scheduler``, and for a new one after all have left.
+        wait: seconds to wait for the first worker of ``scheduler`` or Slurm job, and for a new one after all have left.
+        slurm: run on Slurm jobs instead (:func:`vaecore.slurm.cluster`), at most ``max_jobs`` of them,
+            with ``partition`` and ``walltime`` where given (else dask-jobqueue's configuration).
 
     Returns:
         The names of the configurations that failed.
@@ -286,7 +306,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         return []
     start = time.perf_counter()
     try:
-        with connect(scheduler, workers, wait) as (client, cluster):
+        with on_cluster(scheduler, workers, wait, slurm, len(todo.todo), device) as (client, cluster):
             if "dashboard" in client.scheduler_info()["services"]:
                 print(f"dashboard: {client.dashboard_link}")
             result = gather(client, cluster, todo, scheduler, wait)
@@ -305,4 +325,15 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         print(f"{len(result.failed)} of {len(todo.todo)} configurations failed: {', '.join(sorted(result.failed))}")
     if record is not None:
         write_record(record, todo, cluster, result, wall, device)
+    if result.minutes and book_of(todo.outdir) is not None:
+        _check_explorer()
     return result.failed
+
+
+def _check_explorer() -> None:
+    """Say so where the pages just published leave the book's explorer behind its weights (the book's
+    build refuses it until it is refreshed)."""
+    from vaecore import explorer  # the book's, loaded only where a sweep published into it
+
+    if names := explorer.stale():
+        print(f"vaecore: note: {explorer.advice(names)}")
