@@ -239,3 +239,18 @@ def test_the_iwae_convergence_has_a_panel_per_model_and_names_the_excess_at_the_
     assert list(ax.get_lines()[0].get_ydata()) == curve.nll
     assert "at $k$ = 1,000: 0.20 ± 0.06\nabove $k$ = 5,000" in [text.get_text() for text in ax.texts]
     check(fig)
+
+
+def test_the_latent_maps_share_square_axes_centred_on_zero_with_the_priors_circles(mnist):
+    """Every β's map on the same scale (the widest codes'), and circles of radius 1 and 2 on each."""
+    models = {beta: model(2) for beta in (0.1, 1.0)}
+    with torch.no_grad():
+        models[0.1].encoder[-1].bias[0] += 4.0  # one map's codes far from the origin
+    fig = beta_figures.latent_maps(models, mnist[1], max_points=100)
+    maps = [ax for ax in fig.axes if ax.axison]
+    assert maps[0].get_xlim() == maps[1].get_xlim() == maps[0].get_ylim() == maps[1].get_ylim()
+    low, high = maps[0].get_xlim()
+    assert low == -high and high > 4
+    for ax in maps:
+        assert sorted(patch.get_radius() for patch in ax.patches) == [1.0, 2.0]
+    check(fig)

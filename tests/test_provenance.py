@@ -46,3 +46,24 @@ def test_machine_names_the_slurm_job_it_ran_in_and_nothing_outside_slurm(monkeyp
     assert provenance.machine()["slurm_job"] == "4242"
     monkeypatch.delenv("SLURM_JOB_ID")
     assert "slurm_job" not in provenance.machine()
+
+
+def test_dirty_counts_the_package_by_default_and_the_tree_it_is_given(monkeypatch, tmp_path):
+    """A run's stamp looks at the code (vaecore/); a book build's at the whole repository, where a
+    changed page or run outside the package makes it +dirty."""
+
+    def git(args, **kwargs):
+        if args[1] == "rev-parse":
+            return subprocess.CompletedProcess(args, 0, stdout="abcdef123456\n")
+        return subprocess.CompletedProcess(args, 0, stdout=" M book/results.ipynb\n" if args[-1] == str(tmp_path) else "")
+
+    monkeypatch.delenv("VAECORE_COMMIT", raising=False)
+    monkeypatch.setattr(provenance.subprocess, "run", git)
+    assert provenance.commit() == "abcdef123456"
+    assert provenance.commit(tmp_path) == "abcdef123456+dirty"
+
+
+def test_a_processor_is_named_without_its_trademark_signs():
+    assert provenance.cpu_words("Intel(R) Xeon(R) Processor") == "Intel Xeon Processor"
+    assert provenance.cpu_words("Intel(R) Core(TM) i7-8700 CPU") == "Intel Core i7-8700 CPU"
+    assert provenance.describe({"cpu": "Intel(R) Xeon(R) Processor", "threads": 2}) == "Intel Xeon Processor (2 CPU threads)"
