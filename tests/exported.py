@@ -39,3 +39,8 @@ def encode(spec: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """mu and log sigma^2 (B, n) each of an encoder's export for images x (B, 784)."""
     out = run(spec, x)
     return out[:, :spec["n"]], out[:, spec["n"]:]
+
+
+def sizes(folder: Path) -> dict[str, int]:
+    """Bytes of each export in ``folder``, by its stem (``n2-beta1``, ``n2-beta1.encoder``)."""
+    return {path.name[:-3]: path.stat().st_size for path in sorted(folder.glob("*.js"))}

@@ -75,7 +75,7 @@ def test_the_book_build_refuses_stale_exports_with_one_sentence(monkeypatch, rep
 
 def test_no_export_is_left_over_from_a_model_the_page_does_not_show(shown):
     expected = [name for _, _, name in shown] + [name + explorer.ENCODER for n, _, name in shown if n == explorer.PLANE]
-    assert sorted(explorer.sizes()) == sorted(expected)
+    assert sorted(exported.sizes(explorer.exports_dir())) == sorted(expected)
 
 
 @pytest.mark.parametrize("name", ["n2-beta0p1", "n2-beta10", "n64-beta0p05", "n64-beta20", "n1-beta1"])
@@ -122,7 +122,7 @@ def page_html() -> str:
 
 
 def test_sizes_what_the_page_loads_first_is_under_2_5_mb_and_each_export_is_its_format_alone():
-    sizes = explorer.sizes()
+    sizes = exported.sizes(explorer.exports_dir())
     app = sum((explorer.exports_dir().parent / name).stat().st_size for name in ("explorer.js", "explorer.css"))
     first = sizes["n2-beta1"] + app + len(page_html().encode())
     print(f"first load: {first / 1e6:.2f} MB; all networks: {sum(sizes.values()) / 1e6:.2f} MB")

@@ -164,6 +164,14 @@ def test_the_ellipse_of_a_picked_digit_is_at_mu_with_the_sigma_of_logvar(visit, 
     sigma = np.exp(0.5 * logvar)
     ellipse = json.loads(page.get_attribute("#vx-n2-plane", "data-ellipse"))
     assert np.abs(np.array(ellipse["mu"]) - mu).max() <= 1e-4 and np.abs(np.array(ellipse["sigma"]) - sigma).max() <= 1e-4
+    with torch.no_grad():  # the numbers shown beside it: its KL and its reconstruction's -log p(x | mu)
+        kl = float(0.5 * (mu ** 2 + sigma ** 2 - 1 - logvar).sum())
+        logits = vaecore.load(name).decode(torch.tensor(mu[None]))
+        bce = float(torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(x[None], dtype=torch.float32),
+                                                                         reduction="sum"))
+    page.wait_for_selector("#vx-n2-rate:not(:empty)")
+    shown = [float(part.split(" = ")[1].split()[0]) for part in page.inner_text("#vx-n2-rate").split("; ")]
+    assert np.abs(np.array(shown) - [kl, bce]).max() <= 0.006, (shown, kl, bce)
     # where the 1σ ellipse's colour is on the overlay: the box of centre mu and half-sides sigma, in pixels
     view = json.loads(page.get_attribute("#vx-n2-plane", "data-view"))
     scale = view["size"] / (view["x1"] - view["x0"])

@@ -146,12 +146,6 @@ def _prepared(folder: Path | None) -> Path:
     return folder
 
 
-def sizes(folder: Path | None = None) -> dict[str, int]:
-    """Bytes of each export, by its stem (``n2-beta1``, ``n2-beta1.encoder``)."""
-    folder = exports_dir() if folder is None else Path(folder)
-    return {path.name[:-3]: path.stat().st_size for path in sorted(folder.glob("*.js"))}
-
-
 def exported_sha256(path: Path) -> str | None:
     """The SHA-256 of the weights an export was made from, or None if it is missing or unreadable."""
     try:

@@ -149,7 +149,7 @@ def panel(test: Split, limit: float = 2.5, grid: int = 9, shown: int = 8, seed: 
     label = 0.65  # inches left of the rows for their labels
     tile = (WIDTH - label) / (shown + STEPS + 3)  # inches per image: draws, a gap, the path with its ends
     top = WIDTH / len(plane)  # inches per plane grid
-    fig = plt.figure(figsize=(WIDTH, top + 0.55 + len(space) * tile * 1.06 + 0.3), layout="none")
+    fig = plt.figure(figsize=(WIDTH, top + 0.5 + len(space) * tile * 1.06 + 0.05), layout="none")
     grids = fig.add_gridspec(1, len(plane), left=0.01, right=0.99, top=1 - 0.2 / fig.get_figheight(),
                              bottom=1 - (top + 0.2) / fig.get_figheight(), wspace=0.08)
     axis = torch.linspace(-limit, limit, grid)
@@ -161,7 +161,7 @@ def panel(test: Split, limit: float = 2.5, grid: int = 9, shown: int = 8, seed: 
         ax.set_title(f"n = {explorer.PLANE}, β = {beta:g}", pad=2)
         ax.set_axis_off()
     rows = fig.add_gridspec(len(space), 1, left=label / WIDTH, right=0.99, hspace=0.06,
-                            top=1 - (top + 0.55) / fig.get_figheight(), bottom=0.01)
+                            top=1 - (top + 0.5) / fig.get_figheight(), bottom=0.01)
     for row, (beta, name) in enumerate(space):
         model = weights.load(name)
         path = plots.interpolate(model, a[None], b[None], STEPS)[0]

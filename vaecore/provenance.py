@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import subprocess
 from pathlib import Path
 
 import torch
 
 
-def commit(tree: Path | None = None) -> str:
-    """The git commit of the vaecore checkout, ``+dirty`` if ``tree`` has uncommitted changes.
-
-    Args:
-        tree: the folder whose changes count: by default the package, the code a run executes;
-            the repository's root for what a book build reads (pages, runs, text and code).
+def commit() -> str:
+    """The git commit of the vaecore checkout, ``+dirty`` if it has uncommitted changes.
 
     ``$VAECORE_COMMIT``, where set, names it instead: a copy of the tree sent to another
     machine may have no git metadata, or metadata older than its files. ``"unknown"``
@@ -28,8 +23,8 @@ def commit(tree: Path | None = None) -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here,
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", str(tree or here)],
-                               cwd=here, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "."], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
@@ -58,16 +53,10 @@ def cpu_name() -> str:
     return platform.machine()
 
 
-def cpu_words(name: str) -> str:
-    """A processor's model name as prose writes it: without the (R) and (TM) marks of /proc/cpuinfo
-    ("Intel(R) Xeon(R) Processor" is "Intel Xeon Processor")."""
-    return " ".join(re.sub(r"\((?:R|TM|tm)\)", "", name).split())
-
-
 def describe(info: dict) -> str:
     """A run's ``machine`` record in words: the GPU, else the processor and the threads used."""
     threads = info["threads"]
     words = f"{threads} CPU thread{'' if threads == 1 else 's'}"
     if "threads_raised_to" in info:  # given a finished sweep worker's cores (vaecore.sweep.share_idle_cores)
         words += f", {info['threads_raised_to']} for its last epochs"
-    return info.get("gpu") or f"{cpu_words(info['cpu'])} ({words})"
+    return info.get("gpu") or f"{info['cpu']} ({words})"

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import heapq
 import json
+import re
 from pathlib import Path
 
 from vaecore.config import Config
 from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost
-from vaecore.provenance import cpu_words
 from vaecore.runs import table1_runs
 from vaecore.words import counted, markdown_row
+
+
+def cpu_words(name: str) -> str:
+    """A processor's model name as prose writes it: without the (R) and (TM) marks of /proc/cpuinfo
+    ("Intel(R) Xeon(R) Processor" is "Intel Xeon Processor")."""
+    return " ".join(re.sub(r"\((?:R|TM|tm)\)", "", name).split())
 
 
 def makespan(minutes: list[float], workers: int) -> float:

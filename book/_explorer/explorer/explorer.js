@@ -264,6 +264,7 @@
     var input = document.getElementById("vx-n2-input");
     var recon = document.getElementById("vx-n2-recon");
     var posteriorOut = document.getElementById("vx-n2-posterior");
+    var rateOut = document.getElementById("vx-n2-rate");
     var planes = data.plane.codes.map(codes), cache = {};
     var model = Math.max(0, data.plane.betas.indexOf(1)), z = [0, 0], dragging = false, view, area;
     var pointer = null, box = null, pixels = null, posterior = null;
@@ -462,19 +463,26 @@
         posteriorOut.textContent = "μ = (" + fmt(result.mu[0]) + ", " + fmt(result.mu[1]) + "), σ = (" +
                                    fmt(sigma[0]) + ", " + fmt(sigma[1]) + ") · " + beta(data.plane.betas[model]);
         drawOverlay();
-        withModel(name, current, function (decoder) { show(recon, decoder, result.mu); },
-                  function () { blank(recon); }, function () { blank(recon); }, encodeError);
-      }, function () {
-        posterior = null;
-        blank(recon);
-        posteriorOut.textContent = "";
-        drawOverlay();
-      }, function () {
-        posterior = null;
-        blank(recon);
-        posteriorOut.textContent = "";
-        drawOverlay();
-      }, encodeError);
+        var kl = 0;  // KL(q(z|x) || N(0, I)), closed form
+        for (var d = 0; d < result.mu.length; d++) kl += 0.5 * (result.mu[d] * result.mu[d] + sigma[d] * sigma[d] - 1 - result.logvar[d]);
+        withModel(name, current, function (decoder) {
+          show(recon, decoder, result.mu);
+          var logits = run(decoder, result.mu, false), bce = 0;  // -log p(x | mu), Bernoulli, from the logits
+          for (var i = 0; i < PIXELS; i++) {
+            var l = logits[i];
+            bce += Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l))) - pixels[i] * l;
+          }
+          rateOut.textContent = "KL = " + kl.toFixed(2) + " nats; −log p(x | μ) = " + bce.toFixed(2) + " nats";
+        }, function () { blank(recon); rateOut.textContent = ""; }, function () { blank(recon); rateOut.textContent = ""; },
+        encodeError);
+      }, forget, forget, encodeError);
+    }
+
+    function forget() {  // no posterior to show until this β's encoder has one
+      posterior = null;
+      posteriorOut.textContent = rateOut.textContent = "";
+      blank(recon);
+      drawOverlay();
     }
 
     function encodePixels(next, source) {
