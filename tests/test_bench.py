@@ -1,5 +1,6 @@
-"""The benchmark's FLOP count, which its GFLOP/s figure rests on."""
+"""The benchmark: its FLOP count, which its GFLOP/s figure rests on, and the command end to end."""
 
+import json
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from vaecore.bench import interleaved, matmuls_alone, profile_iwae, profile_step
+from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.cost import count_flops, matmul_gflops, run_flops, step_flops
 from vaecore.evaluate import iwae_nll
@@ -101,3 +103,13 @@ def test_nothing_above_the_runs_needs_the_timing_tool():
     """The book's tables and the sweep take a configuration's cost from vaecore.cost, not vaecore.bench."""
     code = "import sys, vaecore.report, vaecore.sweep, vaecore.study; print('vaecore.bench' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_vaecore_bench_runs_end_to_end_and_ends_with_its_speedup(data_root, capsys, tmp_path):
+    """`vaecore bench` as documented, on 512 images: every timer runs and the last line is the speedup."""
+    code = main(["bench", "--epochs", "1", "--train-images", "512", "--eval-images", "20",
+                 "--data", str(data_root), "--json", str(tmp_path / "bench.json")])
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[-1].startswith("speedup: ")
+    record = json.loads((tmp_path / "bench.json").read_text())
+    assert record["speedup"] > 0 and record["evaluation"]["iwae_seconds"] > 0

@@ -270,26 +270,6 @@ def test_explorer_works_from_the_keyboard(explorer, book_wide_errors):
     assert_offline_and_clean(explorer, book_wide_errors)
 
 
-def test_explorer_parts_stack_in_a_390_pixel_window(browser, book_wide_errors):
-    if not (HTML / EXPLORE).exists():
-        pytest.skip(f"no {EXPLORE} in {HTML}")
-    state = open_offline(browser, EXPLORE, width=390, height=844)
-    page = state[0]
-    page.wait_for_selector("#vx-n2-digit[data-z]", timeout=30_000)
-    plane, digit = page.locator("#vx-n2-plane").bounding_box(), page.locator("#vx-n2-digit").bounding_box()
-    assert digit["y"] >= plane["y"] + plane["height"], "the digit sits below the plane"
-    samples, path = page.locator("#vx-n64-samples").bounding_box(), page.locator("#vx-n64-digit").bounding_box()
-    assert path["y"] >= samples["y"] + samples["height"]
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
-    if os.environ.get("VAECORE_SCREENSHOTS"):
-        page.locator("#vx-n1").scroll_into_view_if_needed()
-        page.wait_for_selector("#vx-n1-digit[data-z]")
-        page.evaluate("() => window.scrollTo(0, 0)")  # else the theme's sticky header lands mid-page
-        page.screenshot(path=Path(os.environ["VAECORE_SCREENSHOTS"]) / "explore-390.png", full_page=True)
-    assert_offline_and_clean(state, book_wide_errors)
-    page.context.close()
-
-
 def test_other_pages_load_no_explorer_files(book_wide_errors):
     pages = [page for page in HTML.rglob("*.html") if page.name != EXPLORE]
     if not pages:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
+from vaecore.convergence import iwae_curve
 from vaecore.evaluate import draw_spread, elbo, iwae_nll, latent_usage, seeded
 from vaecore.model import build_model
 from vaecore.train import train
@@ -41,6 +42,42 @@ def test_iwae_with_one_sample_estimates_the_negative_elbo(trained):
     model, config, x = trained
     terms = elbo(model, x, config)
     assert iwae_nll(model, x, config, k=1, seed=0) == pytest.approx(terms.recon + terms.kl, rel=0.05)
+
+
+def test_the_iwae_curve_ends_at_the_estimate_of_its_largest_k(trained):
+    """The curve's last point is iwae_nll at that k: the same samples, summed in another order."""
+    model, config, x = trained
+    curve = iwae_curve(model, x[:50], config, ks=[64, 1, 8], seed=3)
+    assert curve.k == [1, 8, 64] and curve.images == 50
+    assert curve.nll[-1] == pytest.approx(iwae_nll(model, x[:50], config, k=64, seed=3), abs=1e-4)
+    assert curve.excess[-1] == 0 and curve.excess_stderr[-1] == 0
+
+
+def test_the_iwae_curve_falls_with_k_and_its_excess_is_tighter_than_the_estimate(trained):
+    """Each k's samples are the first of the next k's: the estimate falls, and from k = 10 on its
+    difference from the largest k's, paired image by image, varies less than the estimate itself
+    (at k = 1 a single weight's noise can outweigh the spread over images)."""
+    model, config, x = trained
+    curve = iwae_curve(model, x[:100], config, ks=[1, 10, 100, 500])
+    assert curve.nll[0] > curve.nll[1] > curve.nll[2] > curve.nll[3]
+    assert curve.excess[0] > curve.excess[1] > curve.excess[2] > 0
+    assert all(paired < alone for paired, alone in zip(curve.excess_stderr[1:-1], curve.stderr[1:-1]))
+
+
+def test_with_the_posterior_as_proposal_every_k_gives_log_p_x(mnist, tiny_config):
+    """A decoder that ignores z and an encoder that returns the prior: the posterior is the prior,
+    every weight is p(x), and the estimate is -log p(x), the BCE of the decoder's bias, at every k."""
+    config = tiny_config(n=2)
+    model, x = build_model(config, 784), mnist[1].x[:20]
+    with torch.no_grad():
+        model.decoder[-1].weight.zero_()
+        model.encoder[-1].weight.zero_()
+        model.encoder[-1].bias.zero_()
+    truth = F.binary_cross_entropy_with_logits(model.decoder[-1].bias.expand_as(x), x, reduction="none").sum(1)
+    curve = iwae_curve(model, x, config, ks=[1, 7, 100])
+    assert curve.nll == pytest.approx([truth.mean().item()] * 3, rel=1e-5)
+    assert curve.excess == pytest.approx([0, 0, 0], abs=1e-3)
+    assert curve.stderr[0] == pytest.approx(truth.double().std().item() / math.sqrt(20), rel=1e-4)
 
 
 def test_elbo_is_deterministic_for_a_seed(mnist, tiny_config):

@@ -3,6 +3,7 @@ keys left out included: Config's defaults are the only ones."""
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ import yaml
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
+from IPython.core.error import InputRejected
+
+from vaecore import parameters, runs, verdict
 from vaecore.config import Config, ConfigError
 from vaecore.experiment import run_dir
 
@@ -19,39 +23,74 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "book" / "experiment.ipynb"
 
 
-def notebook_config(values: dict) -> Config:
-    """The config the notebook makes of papermill's ``values``: its parameters cell, papermill's
-    injected cell and the statement that makes ``config``, executed here without a kernel."""
+class Shell:
+    """What :class:`vaecore.parameters.Given` needs of IPython: its list of AST transformers."""
+
+    def __init__(self):
+        self.ast_transformers = []
+
+
+def notebook_config(values: dict, monkeypatch) -> Config:
+    """The config the notebook makes of papermill's ``values``: its parameters cell and papermill's
+    injected cell, each checked as the kernel checks it, then ``config = given.config()``."""
+    shell = Shell()
+    monkeypatch.setattr(parameters, "get_ipython", lambda: shell)
+    given = parameters.Given()
     notebook = parameterize_notebook(load_notebook_node(str(NOTEBOOK)), values)
-    namespace = {"Config": Config}
-    for cell in notebook.cells:
-        tags = cell.metadata.get("tags", [])
-        if "parameters" in tags or "injected-parameters" in tags:
-            exec(cell.source, namespace)
-        elif cell.cell_type == "code":
-            for statement in ast.parse(cell.source).body:
-                if isinstance(statement, ast.Assign) and ast.unparse(statement.targets[0]) == "config":
-                    exec(ast.unparse(statement), namespace)
-                    return namespace["config"]
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    start = next(i for i, cell in enumerate(code) if "given = Given()" in cell.source) + 1
+    for cell in code[start:]:
+        if given in shell.ast_transformers:
+            source = ast.parse(cell.source)
+            given.visit(source)  # as IPython runs its AST transformers, before the cell runs
+            if given not in shell.ast_transformers:
+                return given.config()
     raise AssertionError("no cell makes the config")
 
 
 @pytest.mark.parametrize("values", [{"n": 64}, {"n": 2, "epochs": 2, "train_size": 2000}, {"n": 2, "hidden": [32]}],
                          ids=["n only", "smoke without test_size and iwae_k", "hidden as a list"])
-def test_keys_left_out_take_configs_defaults(values, tmp_path):
+def test_keys_left_out_take_configs_defaults(values, tmp_path, monkeypatch):
     path = tmp_path / "partial.yaml"
     path.write_text(yaml.safe_dump(values))
-    assert notebook_config(values) == Config.from_yaml(path)
+    assert notebook_config(values, monkeypatch) == Config.from_yaml(path)
 
 
-def test_every_params_file_runs_as_validated():
+def test_every_params_file_runs_as_validated_named_or_given_key_by_key(monkeypatch):
     for path in sorted((REPO / "params").glob("*.yaml")):
-        assert notebook_config(yaml.safe_load(path.read_text())) == Config.from_yaml(path), path.name
+        named = notebook_config({"params": f"params/{path.name}"}, monkeypatch)
+        assert named == notebook_config(yaml.safe_load(path.read_text()), monkeypatch) == Config.from_yaml(path)
 
 
-def test_a_params_file_without_n_is_refused_naming_it():
+def test_keys_given_beside_the_params_file_override_it(monkeypatch):
+    config = notebook_config({"params": "params/n64-beta1.yaml", "device": "cuda", "epochs": 2}, monkeypatch)
+    assert (config.device, config.epochs, config.n) == ("cuda", 2, 64)
+
+
+def test_a_params_file_without_n_is_refused_naming_it(monkeypatch):
     with pytest.raises(ConfigError, match="'n'"):
-        notebook_config({"beta": 2.0})
+        notebook_config({"beta": 2.0}, monkeypatch)
+
+
+@pytest.mark.parametrize("key, culprit", [("train_sz", "no parameter 'train_sz'"),
+                                          ("a = __import__('os').system('touch pwned'); b", "no parameter 'a'"),
+                                          ("n = 2\nimport os\ny", "plain assignments")])
+def test_an_injected_name_that_is_no_parameter_is_refused_before_it_runs(key, culprit, monkeypatch):
+    with pytest.raises(InputRejected, match=culprit):
+        notebook_config({"n": 2, key: 512}, monkeypatch)
+
+
+@pytest.mark.slow
+def test_papermill_with_a_hostile_params_file_runs_no_code_of_it(tmp_path):
+    """`papermill -f` writes each key of the file into the notebook as code: the kernel refuses the
+    cell before it runs, naming the key, and the payload never runs."""
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(yaml.safe_dump({"n": 2, f"a = __import__('os').system('touch {tmp_path}/pwned'); b": 1}))
+    done = subprocess.run([sys.executable, "-m", "papermill", str(NOTEBOOK), str(tmp_path / "page.ipynb"),
+                           "-f", str(hostile), "--cwd", str(REPO / "book")],
+                          capture_output=True, text=True, timeout=300, env=os.environ | {"HOME": str(tmp_path)})
+    assert done.returncode != 0 and "the notebook takes no parameter 'a'" in done.stderr
+    assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.slow
@@ -86,18 +125,15 @@ def test_every_run_page_in_the_book_is_this_notebook_executed():
         assert cells == template, f"{page.relative_to(REPO)} is not book/experiment.ipynb executed: re-execute it"
 
 
-def test_every_run_pages_verdict_is_the_one_the_book_gives_now():
-    """A page's opening box depends on the other runs (its seeds' σ): one executed before its
-    seeds existed says "one seed" until it is executed again."""
-    from vaecore.report import load_runs, verdict
-    from vaecore.weights import shipped_dir
-
-    runs, pages = load_runs(shipped_dir()), sorted(NOTEBOOK.parent.glob("experiments*/*.ipynb"))
+def test_no_run_page_bakes_in_a_verdict_the_book_builds_each_one():
+    """A page's "Against the report" box depends on the other runs, so the book's build computes
+    it ({run-verdict}): no executed page holds one, and the box exists for every run the book shows."""
+    pages = sorted(NOTEBOOK.parent.glob("experiments*/*.ipynb"))
     if not pages:
         pytest.skip("no run pages")
+    book = runs.load(NOTEBOOK.parent / "experiments")
     for page in pages:
-        glued = [output["data"]["application/papermill.record/text/markdown"]
-                 for cell in load_notebook_node(str(page)).cells for output in cell.get("outputs", [])
-                 if output.get("metadata", {}).get("scrapbook", {}).get("name") == "verdict"]
-        metrics = json.loads(page.with_suffix(".json").read_text())
-        assert glued == [verdict(metrics, runs)], f"{page.relative_to(REPO)} has an outdated verdict: re-execute it"
+        names = [output.get("metadata", {}).get("scrapbook", {}).get("name")
+                 for cell in load_notebook_node(str(page)).cells for output in cell.get("outputs", [])]
+        assert "verdict" not in names, f"{page.relative_to(REPO)} glues a verdict: re-execute it"
+        assert "Against the report" in verdict.box(runs.read_metrics(page.with_suffix(".json")), book)

@@ -29,15 +29,16 @@ def test_every_params_file_gives_its_own_title(repo_root):
 
 
 def test_command_names_the_params_file_and_what_the_page_changed(params):
-    assert page.command(params("n64-beta0p1")) == "papermill book/experiment.ipynb out.ipynb -f params/n64-beta0p1.yaml"
+    assert page.command(params("n64-beta0p1")) == ("papermill book/experiment.ipynb out.ipynb "
+                                                   "-p params params/n64-beta0p1.yaml")
     gpu = dataclasses.replace(params("n64-beta1-seed1"), device="cuda", epochs=3)
-    assert page.command(gpu) == ("papermill book/experiment.ipynb out.ipynb -f params/n64-beta1-seed1.yaml "
+    assert page.command(gpu) == ("papermill book/experiment.ipynb out.ipynb -p params params/n64-beta1-seed1.yaml "
                                  "-p epochs 3 -p device cuda")
 
 
 def test_command_without_a_params_file_lists_every_value_that_is_not_a_default():
     config = Config(n=5, beta=0.25, hidden=(32,))
-    assert page.command(config) == "papermill book/experiment.ipynb out.ipynb -p beta 0.25 -p hidden [32]"
+    assert page.command(config) == "papermill book/experiment.ipynb out.ipynb -p n 5 -p beta 0.25 -p hidden [32]"
 
 
 def test_weights_note_says_when_no_training_ran(params):

@@ -8,6 +8,7 @@ from matplotlib.text import Text
 
 from vaecore import beta_figures, diagram, plots, style
 from vaecore.data import Split
+from vaecore.convergence import IwaeCurve, iwae_convergence
 from vaecore.model import VAE
 
 HISTORY = {"epoch": [1, 2, 3], "train_total": [3, 2, 1], "train_recon": [2, 1.5, 0.8],
@@ -222,3 +223,34 @@ def test_tsne_of_few_points_is_a_finite_map(count):
 
     points = plots.tsne(np.random.default_rng(0).normal(size=(count, 8)).astype(np.float32))
     assert points.shape == (count, 2) and np.isfinite(points).all()
+
+
+def test_the_iwae_convergence_has_a_panel_per_model_and_names_the_excess_at_the_marked_k():
+    """One panel per model on a log k axis in plain numbers, bars of the paired standard error, and
+    the estimate at k = 1000 labelled with its excess over k = 5000 and that error."""
+    curve = IwaeCurve(k=[1, 10, 100, 1000, 5000], nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5,
+                      excess=[5.0, 2.0, 0.5, 0.2, 0.0], excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
+    fig = iwae_convergence({"n = 2": curve, "n = 64": curve})
+    fig.canvas.draw()
+    assert [ax.get_title() for ax in fig.axes] == ["n = 2", "n = 64"]
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert "1,000" in [label.get_text() for label in ax.get_xticklabels()]
+    assert list(ax.get_lines()[0].get_ydata()) == curve.nll
+    assert "at $k$ = 1,000: 0.20 ± 0.06\nabove $k$ = 5,000" in [text.get_text() for text in ax.texts]
+    check(fig)
+
+
+def test_the_latent_maps_share_square_axes_centred_on_zero_with_the_priors_circles(mnist):
+    """Every β's map on the same scale (the widest codes'), and circles of radius 1 and 2 on each."""
+    models = {beta: model(2) for beta in (0.1, 1.0)}
+    with torch.no_grad():
+        models[0.1].encoder[-1].bias[0] += 4.0  # one map's codes far from the origin
+    fig = beta_figures.latent_maps(models, mnist[1], max_points=100)
+    maps = [ax for ax in fig.axes if ax.axison]
+    assert maps[0].get_xlim() == maps[1].get_xlim() == maps[0].get_ylim() == maps[1].get_ylim()
+    low, high = maps[0].get_xlim()
+    assert low == -high and high > 4
+    for ax in maps:
+        assert sorted(patch.get_radius() for patch in ax.patches) == [1.0, 2.0]
+    check(fig)

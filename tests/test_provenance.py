@@ -1,12 +1,15 @@
 """Provenance: the commit a result came from, and the hardware in words."""
 
+import importlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from vaecore import provenance
+from vaecore.timings import cpu_words
 
 
 def test_commit_is_the_checkouts_head(monkeypatch):
@@ -46,3 +49,26 @@ def test_machine_names_the_slurm_job_it_ran_in_and_nothing_outside_slurm(monkeyp
     assert provenance.machine()["slurm_job"] == "4242"
     monkeypatch.delenv("SLURM_JOB_ID")
     assert "slurm_job" not in provenance.machine()
+
+
+def test_a_book_build_is_dirty_where_anything_the_repository_tracks_changed(monkeypatch, tmp_path):
+    """A run's stamp looks at the code (vaecore/); a book build's at the whole repository, where a
+    changed page or run outside the package makes it +dirty."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+    build_stamp = importlib.import_module("build_stamp")
+    sys.path.pop(0)
+
+    def git(args, cwd=None, **kwargs):
+        if args[1] == "rev-parse":
+            return subprocess.CompletedProcess(args, 0, stdout="abcdef123456\n")
+        return subprocess.CompletedProcess(args, 0, stdout=" M book/results.ipynb\n" if cwd == tmp_path else "")
+
+    monkeypatch.delenv("VAECORE_COMMIT", raising=False)
+    monkeypatch.setattr(subprocess, "run", git)
+    assert provenance.commit() == "abcdef123456"
+    assert build_stamp.built_from(tmp_path) == "abcdef123456+dirty"
+
+
+def test_a_processor_is_named_without_its_trademark_signs_in_the_cost_tables():
+    assert cpu_words("Intel(R) Xeon(R) Processor") == "Intel Xeon Processor"
+    assert cpu_words("Intel(R) Core(TM) i7-8700 CPU") == "Intel Core i7-8700 CPU"

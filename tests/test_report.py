@@ -42,7 +42,7 @@ def test_table1_rows_have_ours_above_the_reports_and_the_difference():
     """Two rows a configuration: ours (D, R, D + βR, the difference, IWAE NLL), then the report's."""
     runs = {"n1": metrics(1, 1, 0, total=150.0, recon=146.5, kl=3.5, iwae=148.25, epochs=300)}
     ours, report = rows(table1(runs))
-    assert cells(ours) == [label(1, 1), "146.50", "3.50", "150.00", f"{MINUS}11.04{NBSP}({MINUS}6.9%)", "148.25"]
+    assert cells(ours) == [label(1, 1), "146.50", "3.50", "150.00", f"{MINUS}11.04{NBSP}({MINUS}6.86%)", "148.25"]
     assert cells(report) == ["*report*", "156.82", "4.22", "161.04", "", "–"]
 
 
@@ -60,8 +60,8 @@ def test_table1_keeps_seed_0_runs_of_the_report_in_its_order():
     assert [cells(r)[0] for r in rows(table)] == [label(2, 1), "*report*", label(64, 0.1), "*report*",
                                                    label(64, 10), "*report*"]
     assert "999" not in table1(runs).splitlines()[2] and "888" not in table1(runs)
-    assert f"+5.51{NBSP}(+3.8%)" in table  # 150 - 144.49 (n = 2)
-    assert f"+3.06{NBSP}(+4.6%)" in table  # 70 - 66.94 (n = 64, beta = 0.1)
+    assert f"+5.51{NBSP}(+3.81%)" in table  # 150 - 144.49 (n = 2)
+    assert f"+3.06{NBSP}(+4.57%)" in table  # 70 - 66.94 (n = 64, beta = 0.1)
 
 
 def test_only_runs_at_the_reports_protocol_count():
@@ -80,11 +80,11 @@ def test_only_runs_at_the_reports_protocol_count():
 
 
 def test_header_and_separator_have_as_many_cells_as_rows():
-    """The markdown table is well formed: every line has 6 cells (7 with a column of Δ/σ)."""
+    """The markdown table is well formed: every line has 6 cells (8 with the test's t and p)."""
     lines = table1({"a": metrics(1, 1.0, 0, 160.0)}).splitlines()
     assert len(lines) == 4 and all(line.count("|") == 7 for line in lines)
     lines = table1({"a": metrics(1, 1.0, 0, 160.0), "b": metrics(1, 1.0, 1, 161.0)}).splitlines()
-    assert len(lines) == 5 and all(line.count("|") == 8 for line in lines)
+    assert len(lines) == 5 and all(line.count("|") == 9 for line in lines)
 
 
 def test_signed_numbers_use_a_minus_and_no_sign_on_zero():
@@ -93,10 +93,10 @@ def test_signed_numbers_use_a_minus_and_no_sign_on_zero():
 
 
 def test_percent_never_reads_minus_zero():
-    """One decimal; two where one would round to zero; a difference that rounds to zero at two is 0%."""
-    assert percent(-0.003) == f"{MINUS}0.3%"
+    """Two decimals, every one; a difference that rounds to zero has no sign."""
+    assert percent(-0.003) == f"{MINUS}0.30%"
     assert percent(0.0001) == "+0.01%"
-    assert percent(-0.00004) == "0%"
+    assert percent(-0.00004) == "0.00%"
     assert "-0.0" not in difference(100.04, 100.03) and difference(100.04, 100.03) == f"+0.01{NBSP}(+0.01%)"
 
 
@@ -143,21 +143,56 @@ def test_seeds_refuses_two_runs_of_one_seed():
         (64, 0.1): {0: "n64-beta0p1", 1: "n64-beta0p1-seed1"}}
 
 
-def test_table1_with_seeds_gives_their_mean_and_the_difference_in_sigmas():
+def test_table1_with_seeds_gives_their_mean_and_the_test_of_each_difference():
     """A configuration with seeds: its seed-0 row, then the seeds' mean ± σ of every figure, and the
-    difference from the report's total in nats, percent and σ, for both rows."""
+    difference from the report's total in nats and percent, with its t and Holm-adjusted p."""
     totals = [100.13, 100.03, 100.23]  # the report's 100.03; mean 100.13, σ 0.10
     runs = {f"s{s}": metrics(64, 1.0, s, t, recon=t - 20.0, kl=20.0, iwae=t - 4.0) for s, t in enumerate(totals)}
     header, _, seed0, seeds, report = table1(runs).splitlines()
-    assert cells(header) == ["configuration", "D", "R", "D + βR", "Δ", "Δ/σ", "IWAE NLL"]
-    assert cells(seed0)[3:6] == ["100.13", f"+0.10{NBSP}(+0.1%)", "1.0"]
+    assert cells(header) == ["configuration", "D", "R", "D + βR", "Δ", "t", "p", "IWAE NLL"]
+    # seed 0: Δ = 0.10 against σ√2 = 0.141, t = 0.71 on 2 degrees of freedom
+    assert cells(seed0)[3:7] == ["100.13", f"+0.10{NBSP}(+0.10%)", "+0.7", "0.55"]
+    # the mean of three: Δ = 0.10 against σ√(4/3) = 0.115, t = 0.87
     assert cells(seeds) == ["*mean of three seeds*", f"80.13{NBSP}±{NBSP}0.10", f"20.00{NBSP}±{NBSP}0.00",
-                            f"100.13{NBSP}±{NBSP}0.10", f"+0.10{NBSP}(+0.1%)", "1.0", f"96.13{NBSP}±{NBSP}0.10"]
-    assert cells(report)[:6] == ["*report*", "76.23", "23.80", "100.03", "", ""]
-    for m in runs.values():  # the draws of z move each total by 0.17: σ = hypot(0.10, 0.17) = 0.20
-        m["test_total_draw_sd"] = 0.1 * math.sqrt(3)
-    _, _, seed0, seeds, _ = table1(runs).splitlines()
-    assert cells(seed0)[5] == cells(seeds)[5] == "0.5"
+                            f"100.13{NBSP}±{NBSP}0.10", f"+0.10{NBSP}(+0.10%)", "+0.9", "0.48", f"96.13{NBSP}±{NBSP}0.10"]
+    assert cells(report)[:7] == ["*report*", "76.23", "23.80", "100.03", "", "", ""]
+
+
+def test_the_difference_of_a_mean_from_one_run_has_the_variance_of_both():
+    """The headline case: a mean of three seeds 0.119 nats from the report, with a run's σ = 0.056,
+    is 0.119 / (0.056·√(4/3)) = 1.8 standard deviations away, not 2.1; one run needs σ·√2."""
+    sd, t, p, half = t_test(-0.119, 0.056, df=1e9, runs=3)
+    assert sd == pytest.approx(0.056 * math.sqrt(4 / 3)) and t == pytest.approx(-1.84, abs=0.01)
+    assert p == pytest.approx(0.066, abs=0.002) and half == pytest.approx(1.96 * sd, rel=1e-3)
+    assert t_test(0.1, 0.1, df=2, runs=1)[0] == pytest.approx(0.1 * math.sqrt(2))
+    assert t_test(0.1, 0.1, df=2, runs=1)[2] > t_test(0.1, 0.1, df=1e9, runs=1)[2]  # few degrees: wider
+
+
+def test_holm_adjusts_the_smallest_p_by_the_family_and_keeps_the_order():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5] and holm([0.9, 0.3]) == pytest.approx([0.9, 0.6])
+
+
+def test_the_degrees_of_freedom_of_seeds_and_draws_by_welch_and_satterthwaite():
+    """Three seeds alone give 2 degrees of freedom; draws measured eight times a seed add up to 21."""
+    from vaecore.table1 import degrees_of_freedom
+
+    seeds_only = {"test_total": (100.0, 0.1, 3)}
+    assert degrees_of_freedom(seeds_only) == pytest.approx(2)
+    both = {"test_total": (100.0, 0.1, 3), "test_total_draw_sd": (0.1, 0.0, 3)}
+    assert degrees_of_freedom(both) == pytest.approx(0.02 ** 2 / (0.01 ** 2 / 2 + 0.01 ** 2 / 21))
+
+
+def test_comparisons_are_judged_together_by_holm():
+    """Seven rows at once: a row differs beyond noise only when its Holm-adjusted p is below 0.05."""
+    runs = {}
+    for (n, beta), (_, _, total) in ORIGINAL_TABLE1.items():
+        for seed, offset in enumerate((0.0, 0.1, -0.1)):
+            runs[f"{n}-{beta}-{seed}"] = metrics(n, beta, seed, total + offset + (5.0 if n == 1 else 0.0))
+    found = [c for c in comparisons(runs) if c.kind != "seed 0"]
+    assert len(found) == 7 and [c.name for c in found if c.differs] == ["1-1.0-0"]
+    far = next(c for c in found if c.n == 1)
+    assert far.p_holm == pytest.approx(min(1, 7 * far.p)) and far.low < far.diff < far.high
 
 
 def test_seed_table_row():
@@ -168,7 +203,7 @@ def test_seed_table_row():
     [row] = rows(seed_table(runs, pages="experiments"))
     assert f"{statistics.stdev([140.0, 142.0]):.2f}" == "1.41"
     assert cells(row) == [label(2, 1), f"[0](experiments/a.ipynb),{NBSP}[1](experiments/b.ipynb)",
-                          f"141.00{NBSP}±{NBSP}1.41", f"{MINUS}3.49{NBSP}({MINUS}2.4%)", f"138.00{NBSP}±{NBSP}1.41",
+                          f"141.00{NBSP}±{NBSP}1.41", f"{MINUS}3.49{NBSP}({MINUS}2.42%)", f"138.00{NBSP}±{NBSP}1.41",
                           f"1.5{NBSP}±{NBSP}0.7"]
 
 
@@ -201,8 +236,12 @@ def test_metrics_table():
 
 
 def test_load_runs(tmp_path):
-    """Every <name>.json in a folder, by name; other files ignored."""
-    (tmp_path / "n2-beta1.json").write_text(json.dumps(metrics(2, 1.0, 0, 150.0)))
+    """Every published run in a folder, by name: metrics with their weights beside them; a sweep's
+    half-published copies, hidden files and metrics without weights are no runs."""
+    for name in ("n2-beta1", ".n2-beta1-seed3.partial", "n2-beta1-seed4"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(metrics(2, 1.0, 0, 150.0)))
+    for name in ("n2-beta1", ".n2-beta1-seed3.partial"):
+        (tmp_path / f"{name}.pt").write_bytes(b"weights")
     (tmp_path / "n2-beta1.ipynb").write_text("{}")
     runs = load_runs(tmp_path)
     assert list(runs) == ["n2-beta1"] and runs["n2-beta1"]["test_total"] == 150.0
@@ -252,29 +291,30 @@ def test_verdicts_follow_the_report_and_judge_by_the_tolerance():
     runs = {"a": metrics(64, 10.0, 0, 180.0), "b": metrics(1, 1, 0, 170.0)}
     first, second = verdicts(runs).splitlines()
     assert first.startswith(f"- {label(1, 1)}: 170.00 (one seed) against the report's 161.04")
-    assert f"+8.96{NBSP}(+5.6%), outside the {TOLERANCE:.0%} tolerance" in first
+    assert f"+8.96{NBSP}(+5.56%), outside the {TOLERANCE:.0%} tolerance" in first
     assert second.startswith(f"- {label(64, 10)}: 180.00") and "within the 1% tolerance" in second
     assert second.endswith("not repeated with other seeds, so there is no σ to set Δ against.")
 
 
-def test_verdicts_judge_the_mean_of_the_seeds_by_their_spread():
-    """Where other seeds were run, the mean's difference in units of their standard deviation σ, and
-    whether it is more than NOISE σ."""
+def test_verdicts_judge_the_mean_of_the_seeds_by_the_test_of_the_difference():
+    """Where other seeds were run: the mean ± the seeds' spread, and the t-test of the mean's difference
+    with its degrees of freedom, p and Holm-adjusted p, within or beyond the noise."""
     runs = {"s0": metrics(2, 1, 0, 145.49), "s1": metrics(2, 1, 1, 144.0), "s2": metrics(2, 1, 2, 146.0)}
     [line] = verdicts(runs, pages="experiments").splitlines()
     mean, std = statistics.mean([145.49, 144.0, 146.0]), statistics.stdev([145.49, 144.0, 146.0])
     assert line.startswith(f"- [{label(2, 1)}](experiments/s0.ipynb): {mean:.2f}{NBSP}±{NBSP}{std:.2f} over three "
                            f"seeds against the report's 144.49")
-    # |Δ| with a word joiner, "= x σ" with no-break spaces: the phrase never breaks across lines
-    assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{(mean - 144.49) / std:.1f}{NBSP}σ, within the noise of seeds and draws.")
-    tight = {"s0": metrics(2, 1, 0, 145.0), "s1": metrics(2, 1, 1, 145.1), "s2": metrics(2, 1, 2, 144.9)}
-    [line] = verdicts(tight).splitlines()  # 0.51 nats off with σ = 0.1
-    assert line.endswith(f"{NBSP}σ, more than the noise of seeds and draws gives (σ{NBSP}={NBSP}0.10 nats).")
-    for m in tight.values():  # the evaluation's draws of z move each total by 0.3 nats: 0.51 is within that
-        m["test_total_draw_sd"] = 0.3
+    t = (mean - 144.49) / (std * math.sqrt(4 / 3))
+    assert f"|t|{NBSP}={NBSP}{t:.1f} on 2 degrees of freedom" in line
+    assert line.endswith("within the noise of seeds and draws.")
+    tight = {"s0": metrics(2, 1, 0, 145.3), "s1": metrics(2, 1, 1, 145.4), "s2": metrics(2, 1, 2, 145.2)}
+    [line] = verdicts(tight).splitlines()  # 0.81 nats off with σ = 0.1: t = 7.0 on 2 degrees, p = 0.02
+    assert line.endswith("beyond the noise of seeds and draws.")
+    for m in tight.values():  # the evaluation's draws of z move each total by 0.5 nats: 0.81 is within that
+        m["test_total_draw_sd"] = 0.5
     [line] = verdicts(tight).splitlines()
-    assert f"145.00{NBSP}±{NBSP}0.10 over three seeds" in line  # the seeds' spread; σ is the noise
-    assert line.endswith(f"|\u2060Δ|{NBSP}={NBSP}{0.51 / math.hypot(0.1, 0.3):.1f}{NBSP}σ, within the noise of seeds and draws.")
+    assert f"145.30{NBSP}±{NBSP}0.10 over three seeds" in line  # the seeds' spread; σ is the noise
+    assert line.endswith("within the noise of seeds and draws.")
 
 
 def test_outcome_judges_each_row_by_its_seeds_mean_and_names_the_largest_difference():
@@ -286,18 +326,23 @@ def test_outcome_judges_each_row_by_its_seeds_mean_and_names_the_largest_differe
     assert result["spread"] == pytest.approx(statistics.stdev([144.49 * 0.98, 144.49 * 0.99]))
     assert result["sentence"].startswith("One of the report's two Table 1 configurations lands within 1% of its "
                                          "totals, one of them by the mean of their seeds;")
-    assert f"largest difference is {MINUS}1.5% (n = 2, β = 1)." in result["sentence"]
-    # n = 2's mean is 2.17 nats below the report, 2.1 of its seeds' σ: beyond NOISE
-    assert result["beyond"] == 1 and NOISE == 2
-    assert f"the one row with seeds differs from the report by more than 2{NBSP}σ: n = 2, β = 1 at 2.1{NBSP}σ ({MINUS}2.17 nats)." in result["sentence"]
+    assert f"largest difference is {MINUS}1.50% (n = 2, β = 1)." in result["sentence"]
+    # n = 2's mean is 2.17 nats below the report: t = 2.17 / (1.02·√1.5) = 1.7 on 1 degree of freedom
+    assert result["beyond"] == 0
+    assert (f"no row differs from the report at a family-wise error rate of 5%; the closest is n = 2, β = 1, "
+            f"{MINUS}2.17 nats, |t|{NBSP}={NBSP}1.7") in result["sentence"]
     assert result["noise"].startswith("The standard deviation σ of a total over seeds and over the draws of z in "
-                                      f"its evaluation, in nats, is n{NBSP}={NBSP}2: 1.02. Against its own noise σ")
+                                      f"its evaluation, in nats, is n{NBSP}={NBSP}2: 1.02. Tested against")
 
 
-def test_outcome_says_when_every_row_is_within_its_seeds_spread():
-    runs = {"a": metrics(2, 1, 0, 144.0), "b": metrics(2, 1, 1, 145.0)}
-    assert outcome(runs)["beyond"] == 0
-    assert outcome(runs)["sentence"].endswith(f"Every row with seeds is within 2{NBSP}σ of the report.")
+def test_outcome_names_the_rows_that_differ_beyond_noise():
+    runs = {f"s{seed}": metrics(2, 1, seed, 146.0 + d) for seed, d in enumerate((0.0, 0.1, -0.1))}
+    result = outcome(runs)
+    assert result["beyond"] == 1
+    assert "one of the one rows differs from the report" not in result["sentence"]
+    assert "differs from the report at a family-wise error rate of 5%: n = 2, β = 1 (+1.51 nats" in result["sentence"]
+
+
 def test_outcome_says_all_when_all_are_within():
     runs = {"a": metrics(1, 1, 0, 161.0), "b": metrics(2, 1, 0, 144.5)}
     assert outcome(runs)["sentence"].startswith("All two of the report's")
@@ -373,13 +418,15 @@ def _run(n, beta, total, seed=0, **config):
 
 
 def test_verdict_sets_a_run_against_the_reports_row_with_the_seeds_spread():
-    """Δ = ours − report's, in σ of the seeds where there are seeds, and a reference to the row."""
+    """Δ = ours − report's, tested against σ·√2 (one run against the report's one) where there are
+    seeds, and a reference to the row."""
     report = ORIGINAL_TABLE1[(2, 1.0)][2]
     runs = {f"s{seed}": _run(2, 1.0, report + d, seed) for seed, d in enumerate((1.0, 0.0, 2.0))}
     box = verdict(runs["s0"], runs)
     assert box.startswith(":::{admonition} Against the report")
     assert f"{MINUS}" not in box and "+1.00" in box  # Δ = +1.00 nats
-    assert f"σ{NBSP}={NBSP}1.00" in box and f"1.0{NBSP}σ" in box  # the three totals' stdev is 1
+    # the three totals' stdev is 1, so one run's difference has σ·√2 = 1.41: t = 0.7 on 2 degrees of freedom
+    assert f"σ{NBSP}={NBSP}1.00" in box and f"σ·√2{NBSP}={NBSP}1.41" in box and f"|t|{NBSP}={NBSP}0.7 on 2" in box
     assert "{numref}`tab-table1`" in box and "{cite:p}`xue2024`" in box
     assert "{numref}`tab-seeds`" in verdict(runs["s1"], runs)
     assert "{numref}`tab-table1-gpu`" in verdict(_run(2, 1.0, report, device="cuda"), runs)
@@ -387,12 +434,14 @@ def test_verdict_sets_a_run_against_the_reports_row_with_the_seeds_spread():
 
 
 def test_verdict_of_a_run_the_report_lacks_points_to_the_beta_table_or_to_its_departures():
-    assert "Its row: n = 64, β = 0.2 in {numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), {})
-    assert "Its row: n = 2, β = 0.5 in" in verdict(_run(2, 0.5, 150.0), {})  # the table has both n at β = 0.5
-    assert "no run of n = 64, β = 0.2" in verdict(_run(64, 0.2, 90.0), {})
+    study = {f"{n}-{beta}": _run(n, beta, 100.0) for n in (2, 64) for beta in (0.2, 0.5, 1.0)}  # run at several β
+    assert "Its row: n = 64, β = 0.2 in {numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), study)
+    assert "Its row: n = 2, β = 0.5 in" in verdict(_run(2, 0.5, 150.0), study)  # the table has both n at β = 0.5
+    assert "no run of n = 64, β = 0.2" in verdict(_run(64, 0.2, 90.0), study)
+    assert "tab-beta" not in verdict(_run(16, 0.2, 90.0), study)  # a latent size the study did not vary
     seeds = {f"s{seed}": _run(64, 0.2, 90.0 + seed, seed) for seed in range(3)}
-    assert "{numref}`tab-beta`" in verdict(seeds["s2"], seeds)  # every seed of the β study has its row there
-    assert f"Over three seeds the IWAE NLL of this configuration is " in verdict(seeds["s2"], seeds)
+    assert "{numref}`tab-beta`" in verdict(seeds["s2"], seeds | {k: v for k, v in study.items() if k != "64-0.2"})  # every seed of the β study has its row there
+    assert "Over three seeds the IWAE NLL of this configuration is " in verdict(seeds["s2"], seeds)
     smoke = verdict(_run(2, 1.0, 170.0, epochs=2, train_size=2000), {})
     assert "departs from the report's protocol (2 epochs, 2,000 training images)" in smoke
     assert "tab-" not in smoke

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import dask
 import pytest
 import torch
 import yaml
@@ -137,8 +138,13 @@ def slurm(request, tmp_path_factory):
         (folder / sub).mkdir()
     (folder / "slurm.conf").write_text(slurm_conf(folder))
     started, munged = [], None
-    before = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(folder / "slurm.conf")
+    # the scheduler and its workers talk over the loopback only, as one machine's test cluster should
+    loopback = {"SLURM_CONF": str(folder / "slurm.conf"),
+                "DASK_JOBQUEUE__SLURM__SCHEDULER_OPTIONS": '{"host": "127.0.0.1"}',
+                "DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS": '["--host", "127.0.0.1"]'}
+    before = {key: os.environ.get(key) for key in loopback}
+    os.environ.update(loopback)
+    dask.config.refresh()  # this process's sweeps read them too
     try:
         if (munged := start_munged()) is not None:
             started.append(munged)
@@ -164,10 +170,12 @@ def slurm(request, tmp_path_factory):
                     time.sleep(0.5)
         for pid in reversed(started):
             stop(pid)
-        if before is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = before
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        dask.config.refresh()
 
 
 def squeue() -> list[str]:

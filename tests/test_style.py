@@ -2,18 +2,29 @@
 book shows it: at least 9 px in the HTML at 1280 px and 7 pt in the PDF, measured from each plot
 function's Figure (font sizes in pt, the saved width against the display width)."""
 
+from types import SimpleNamespace
+
 import matplotlib.pyplot as plt
 import pytest
 
-from vaecore import beta_figures, diagram, plots, study, style
+from vaecore import beta_figures, convergence, diagram, forest, generalisation, plots, study, style
 from vaecore.config import Config
+from vaecore.convergence import IwaeCurve
 from vaecore.data import Split
 from vaecore.model import VAE
+
+KS = [1, 10, 100, 1000, 5000]
+CURVE = IwaeCurve(k=KS, nll=[99.0, 96.0, 94.5, 94.2, 94.0], stderr=[0.9] * 5, excess=[5.0, 2.0, 0.5, 0.2, 0.0],
+                  excess_stderr=[0.4, 0.2, 0.1, 0.06, 0.0], images=500)
 
 HISTORY = {"epoch": [1, 2, 3], "train_total": [3, 2, 1], "train_recon": [2, 1.5, 0.8],
            "train_kl": [1, 0.5, 0.2], "test_total": [3.1, 2.2, 1.3], "test_recon": [2.1, 1.6, 0.9],
            "test_kl": [1, 0.6, 0.4]}
 BETAS = (0.1, 0.5, 1.0, 2.0, 10.0)
+COMPARISONS = [SimpleNamespace(n=n, beta=beta, kind=kind, seeds=seeds, diff=0.1, low=-0.4 * n ** 0.5, high=0.6,
+                               differs=beta == 2.0)
+               for n in (1, 2, 64) for beta in ((1.0,) if n < 64 else BETAS)
+               for kind, seeds in (("seed 0", 1), ("mean of three seeds", 3))]
 
 
 def model(n):
@@ -28,7 +39,8 @@ def runs():
             kl = 30 / (1 + beta)
             values[f"n{n}-beta{beta:g}"] = {
                 "config": Config(n=n, beta=beta).to_dict(), "test_recon": 60 + 10 * beta, "test_kl": kl,
-                "test_iwae_nll": 90 + beta, "kl_per_dim": [kl / n] * n, "active_units": n}
+                "test_iwae_nll": 90 + beta, "kl_per_dim": [kl / n] * n, "active_units": n,
+                "history": {"train_recon": [58 + 10 * beta], "train_kl": [kl]}}
     return values
 
 
@@ -47,6 +59,9 @@ FIGURES = {
     "latent_maps": lambda data: beta_figures.latent_maps({beta: model(2) for beta in BETAS}, data),
     "paths_by_beta": lambda data: beta_figures.paths_by_beta({beta: model(2) for beta in BETAS}, data.x[0], data.x[1]),
     "model_diagram": lambda data: diagram.model_diagram(),
+    "forest": lambda data: forest.forest(COMPARISONS),
+    "train_and_test": lambda data: generalisation.train_and_test(runs()),
+    "iwae_convergence": lambda data: convergence.iwae_convergence({"n = 2, β = 1": CURVE, "n = 64, β = 1": CURVE}),
     "rate_distortion": lambda data: study.rate_distortion(runs(), {beta: model(64) for beta in BETAS}, data.x),
     "likelihood": lambda data: study.likelihood(runs()),
     "usage": lambda data: study.usage(runs()),

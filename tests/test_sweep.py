@@ -1,6 +1,7 @@
 """The sweep: papermill once per params file on a real Dask cluster; failures, dead workers and Ctrl-C."""
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import http.server
@@ -22,7 +23,7 @@ import torch
 import yaml
 from distributed import Client, LocalCluster
 
-from vaecore import sweep as sweep_module
+from vaecore import cluster as cluster_module
 from vaecore.cli import main
 from vaecore.config import Config
 from vaecore.cost import run_cost
@@ -31,6 +32,7 @@ from vaecore.train import DeviceUnavailable
 from vaecore.checks import at_protocol, load
 from vaecore.cluster import QUIET, connect
 from vaecore.pages import complete, publish, stale
+from vaecore.sources import code, modules, sources
 from vaecore.sweep import SweepError, share_idle_cores, sweep
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,9 +175,10 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     assert failed == ["bad"] and "FAILED: bad: AssertionError: n = 3" in capsys.readouterr().out
     threads = max(1, (os.cpu_count() or 1) // 2)
     assert (out / "good.ipynb").exists()
-    assert json.loads((out / "good.json").read_text()) == {"n": 2, "device": "cpu", "threads": str(threads),
-                                                           "resumed": None, "shipped": "off", "data": None,
-                                                           "weights_sha256": WEIGHTS_SHA256}
+    published = json.loads((out / "good.json").read_text())
+    assert published.pop("sources") == sources(good, notebook)  # what the page was computed from
+    assert published == {"n": 2, "device": "cpu", "threads": str(threads), "resumed": None, "shipped": "off",
+                         "data": None, "weights_sha256": WEIGHTS_SHA256}
     assert (out / "good.pt").read_bytes() == b"weights"
     # the failed page is kept for reading, under a name that is never taken for a fresh page
     assert (out / "bad.failed.ipynb").exists() and not (out / "bad.ipynb").exists()
@@ -245,7 +248,7 @@ def test_ctrl_c_stops_the_sweep_and_a_second_sweep_is_refused_the_page(tmp_path,
     while os.path.exists(f"/proc/{kernel}") and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not os.path.exists(f"/proc/{kernel}"), "the interrupted configuration's kernel still runs"
-    assert is_stale(slow, out / "slow.ipynb", notebook)
+    assert stale(out / "slow.ipynb", Config.from_yaml(slow), sources(slow, notebook))
 
 
 def test_two_params_files_of_the_same_name_are_refused_before_anything_starts(tmp_path, notebook):
@@ -278,23 +281,64 @@ def test_workers_without_the_notebook_resource_are_refused(tmp_path, notebook, r
     assert not attempts(2)
 
 
-def test_is_stale_follows_the_params_file_and_the_notebook(tmp_path, notebook):
-    """A page is stale when missing or older than its params file or the notebook; else fresh."""
+def test_staleness_follows_the_contents_of_params_notebook_and_code_not_the_clocks(tmp_path, notebook):
+    """A page is stale when missing, run with another config (another device too), or computed from
+    other contents than the params file's, the notebook's and the package code's; touching a file,
+    as a clone does, or editing a comment changes nothing."""
     params = params_file(tmp_path, "p", n=1)
-    executed = tmp_path / "p.ipynb"
-    assert is_stale(params, executed, notebook)
-    page(tmp_path, "p")
-    assert not is_stale(params, executed, notebook)
-    for source in (params, notebook):
-        os.utime(source, (executed.stat().st_mtime + 10,) * 2)
-        assert is_stale(params, executed, notebook)
-        os.utime(source, (executed.stat().st_mtime - 10,) * 2)
+    executed, config = tmp_path / "p.ipynb", Config.from_yaml(params)
+    assert stale(executed, config, sources(params, notebook)) == "no complete page"
+    page(tmp_path, "p", config=config.to_dict(), inputs=sources(params, notebook))
+    assert stale(executed, config, sources(params, notebook)) is None
+    os.utime(params, (executed.stat().st_mtime + 10,) * 2)  # newer, and the same
+    assert stale(executed, config, sources(params, notebook)) is None
+    assert stale(executed, dataclasses.replace(config, device="cuda"), sources(params, notebook)) == "another config"
+    params.write_text(params.read_text() + "beta: 1.0\n")  # the same config, another file
+    assert stale(executed, config, sources(params, notebook)) == "its params changed"
 
 
-def page(folder, name, weights=b"weights", text="{}"):
+def test_the_code_digest_ignores_comments_and_docstrings_but_not_code():
+    source = 'def f(x):\n    """Doc."""\n    return x + 1  # why\n'
+    assert code(source) == code('def f(x):\n    # another why\n    return x + 1\n')
+    assert code(source) != code('def f(x):\n    return x + 2\n')
+
+
+def test_the_notebook_runs_the_package_modules_it_imports_and_theirs():
+    """The experiment notebook's code is every vaecore module its cells import, directly or not,
+    and none of the book's tables (a verdict's wording re-executes no page)."""
+    found = modules(REPO / "book" / "experiment.ipynb")
+    assert {"vaecore.experiment", "vaecore.train", "vaecore.model", "vaecore.loss", "vaecore.plots"} <= set(found)
+    assert not {"vaecore.table1", "vaecore.verdict", "vaecore.sweep", "vaecore.study"} & set(found)
+
+
+def test_the_readmes_sweep_on_a_fresh_clone_executes_no_page_and_changes_no_file(tmp_path):
+    """`vaecore sweep params/*.yaml --workers 2` in a clone, whose files all have new clocks: every
+    page of the book is up to date, none is executed, nothing changes; an edited params file makes
+    exactly its page stale."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    params = sorted(str(path.relative_to(clone)) for path in (clone / "params").glob("*.yaml"))
+    pages = len(list((clone / "book" / "experiments").glob("[!.]*.ipynb")))
+    done = subprocess.run([sys.executable, "-m", "vaecore.cli", "sweep", *params, "--workers", "2"], cwd=clone,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"up to date: {pages} of {pages} pages" in done.stdout and "dashboard" not in done.stdout
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout == ""
+    edited = clone / "params" / "n2-beta1.yaml"
+    edited.write_text(edited.read_text() + "# edited\n")
+    notebook = clone / "book" / "experiment.ipynb"
+    stale_pages = [path.stem for path in sorted((clone / "params").glob("*.yaml"))
+                   if (clone / "book" / "experiments" / f"{path.stem}.ipynb").exists()
+                   and stale(clone / "book" / "experiments" / f"{path.stem}.ipynb", Config.from_yaml(path),
+                             sources(path, notebook))]
+    assert stale_pages == ["n2-beta1"]
+
+
+def page(folder, name, weights=b"weights", text="{}", config=None, inputs=None):
     """A complete page: the notebook, its metrics with the weights' SHA-256, and the weights."""
     (folder / f"{name}.ipynb").write_text(text)
-    (folder / f"{name}.json").write_text(json.dumps({"weights_sha256": hashlib.sha256(weights).hexdigest()}))
+    (folder / f"{name}.json").write_text(json.dumps({"weights_sha256": hashlib.sha256(weights).hexdigest(),
+                                                     "config": config, "sources": inputs}))
     (folder / f"{name}.pt").write_bytes(weights)
 
 
@@ -308,7 +352,7 @@ def test_a_page_without_its_metrics_and_weights_is_not_up_to_date(tmp_path, note
         path.unlink()
     else:
         path.write_bytes(path.read_bytes()[:-3])
-    assert is_stale(params, tmp_path / "p.ipynb", notebook)
+    assert stale(tmp_path / "p.ipynb", Config.from_yaml(params), sources(params, notebook)) == "no complete page"
 
 
 def test_a_full_disk_while_publishing_leaves_the_previous_page_whole(tmp_path, monkeypatch):
@@ -452,7 +496,7 @@ def test_an_http_port_given_as_the_scheduler_is_refused_in_bounded_time(tmp_path
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(sweep_module, "ANSWER_SECONDS", 2)
+    monkeypatch.setattr(cluster_module, "ANSWER_SECONDS", 2)
     address = f"tcp://127.0.0.1:{server.server_address[1]}"
     try:
         code = in_thread(lambda: main(["sweep", str(good), "--notebook", str(notebook), "--outdir",

@@ -50,7 +50,7 @@ def matmuls_alone(model: VAE, batch_size: int, steps: int = 50) -> Callable[[], 
 
 def vaecore_epoch(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                   config: Config) -> Timer:
-    """Epochs of vaecore's trainer over ``x`` (N, D)."""
+    """Epochs of vaecore's trainer over ``x`` (N, M)."""
     def epoch() -> float:
         sync(x.device)
         start = time.perf_counter()
@@ -139,7 +139,8 @@ def evaluation(model: torch.nn.Module, config: Config, root: str | None, images:
             "figures_seconds": figures}
 
 
-def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_images: int = 500) -> dict:
+def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_images: int = 500,
+          train_images: int | None = None) -> dict:
     """Print epoch times of vaecore's trainer and its peers, where a step's time goes, the
     evaluation's times, and the fractions of the matmul ceiling; last, the speedup over the
     PyTorch examples' loop.
@@ -150,6 +151,7 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
             and of a step's products alone, interleaved (the medians count).
         root: data folder.
         eval_images: test images the IWAE estimate is timed on (0: no evaluation timing).
+        train_images: the first training images an epoch goes over (None: all 60,000, as a run's).
 
     Returns:
         The measurements, with the machine they were taken on.
@@ -159,7 +161,7 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
     reuse_freed_blocks()  # as training and evaluation do; for the peers too, in this process
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"model: the report's n=64 VAE, batch {config.batch_size}")
-    x = load(config.dataset, train=True, root=root).x.to(dev)
+    x = load(config.dataset, train=True, root=root, size=train_images).x.to(dev)
     torch.manual_seed(0)
     model = build_model(config, x.shape[1]).to(dev)
     optimizer = make_optimizer(model, config)
@@ -174,7 +176,7 @@ def bench(device: str = "cpu", epochs: int = 3, root: str | None = None, eval_im
     # a few trials against a median epoch would count this machine's noise (+-15%) against the trainer
     timers |= {"matmul": matmul_trial(dev), "alone": matmuls_alone(model, config.batch_size)}
     times = interleaved(timers, epochs)
-    examples = examples_epoch(config, root, dev)()  # 3-4 times slower: one epoch tells
+    examples = examples_epoch(config, root, dev, train_images)()  # 3-4 times slower: one epoch tells
     ours = statistics.median(times["vaecore"])
     flops = step_flops(config, x.shape[1]) * len(x) / config.batch_size
     achieved, ceiling = flops / ours / 1e9, statistics.median(times["matmul"])

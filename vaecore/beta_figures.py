@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 from vaecore.data import Split
 from vaecore.model import VAE
@@ -50,24 +51,38 @@ def by_beta(models: dict[float, VAE], x: torch.Tensor, count: int = 8, seed: int
 @styled
 @torch.no_grad()
 def latent_maps(models: dict[float, VAE], data: Split, pair: tuple[int, int] = (0, 1),
-                max_points: int = 5000, columns: int = 3) -> Figure:
+                max_points: int = 5000, columns: int = 3, prior: tuple[float, ...] = (1.0, 2.0)) -> Figure:
     """The test set's posterior means for each β of an n = 2 model, ``columns`` maps to a row,
     coloured by label, with the straight path between the codes of the test images ``pair`` drawn
-    on each; the legend takes the cell after the last map."""
+    on each; the legend takes the cell after the last map.
+
+    Every map has the same axes, square and centred on 0, so that the spread of the codes compares
+    across β, and dashed circles of the radii ``prior``: the prior N(0, I) puts 39% of its mass
+    within 1 and 86% within 2.
+    """
     x, y = data.x[:max_points], data.y[:max_points].numpy()
     colors = plt.get_cmap("tab10")
-    rows = math.ceil((len(models) + 1) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, rows * WIDTH / columns * 1.02), squeeze=False)
-    for ax, (beta, model) in zip(axes.flat, sorted(models.items())):
+    codes = {}
+    for beta, model in sorted(models.items()):
         device = next(model.parameters()).device
-        mu = model.encode(x.to(device))[0].cpu().numpy()  # (N, 2)
+        codes[beta] = model.encode(x.to(device))[0].cpu().numpy()  # (N, 2)
+    reach = 1.05 * max(max(np.abs(mu).max() for mu in codes.values()), *prior)
+    rows = math.ceil((len(models) + 1) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH, rows * WIDTH / columns * 1.02), squeeze=False,
+                             sharex=True, sharey=True)
+    for ax, (beta, mu) in zip(axes.flat, codes.items()):
         ax.scatter(mu[:, 0], mu[:, 1], s=0.6, c=[colors(label) for label in y], rasterized=True)
+        for radius in prior:
+            ax.add_patch(Circle((0, 0), radius, fill=False, ec="black", ls="--", lw=1.1, zorder=3))
         ends = mu[list(pair)]
-        ax.plot(ends[:, 0], ends[:, 1], color="black", lw=1.5, marker="o", ms=4)
+        ax.plot(ends[:, 0], ends[:, 1], color="black", lw=1.5, marker="o", ms=4, zorder=4)
         ax.set_title(f"β = {beta:g}")
+        ax.set_xlim(-reach, reach)
+        ax.set_ylim(-reach, reach)
+        ax.set_aspect("equal")
+        ax.tick_params(labelbottom=True, labelleft=True)
         ax.set_xlabel("$\\mu_1$", labelpad=1)
         ax.set_ylabel("$\\mu_2$", labelpad=1)
-        ax.set_aspect("equal", adjustable="datalim")
         ax.locator_params(nbins=5)
     for ax in axes.flat[len(models):]:
         ax.set_axis_off()

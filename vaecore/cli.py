@@ -14,11 +14,22 @@ from vaecore.config import Config
 from vaecore.errors import VaecoreError
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The ``vaecore`` command and its subcommands."""
     parser = argparse.ArgumentParser(
         prog="vaecore", description="Variational autoencoders on MNIST: train, sweep, evaluate, benchmark.")
     commands = parser.add_subparsers(dest="command", required=True)
+    long_work = [_train_parser(commands), _sweep_parser(commands), _evaluate_parser(commands)]
+    for command in long_work:
+        command.add_argument("--quiet", action="store_true",
+                             help="progress as a line every half minute, not a redrawn bar (as in logs)")
+    _bench_parser(commands)
+    _explorer_parser(commands)
+    return parser
 
+
+def _train_parser(commands) -> argparse.ArgumentParser:
+    """``vaecore train``: one configuration, trained."""
     train = commands.add_parser(
         "train", help="train one configuration and write its checkpoint, metrics.json and figures",
         description="Train one configuration. Writes into OUT: checkpoint.pt (every epoch), "
@@ -30,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--device", choices=["cpu", "cuda"], help="override the config's device")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
+    return train
 
+
+def _sweep_parser(commands) -> argparse.ArgumentParser:
+    """``vaecore sweep``: the notebook executed per params file on a cluster."""
     sweep = commands.add_parser(
         "sweep", help="execute the experiment notebook with papermill for each params file",
         description="Execute the experiment notebook once per params file into OUTDIR/<name>.ipynb, "
@@ -38,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                     "a local one of --workers processes, the one of --scheduler, or Slurm jobs with --slurm "
                     "(dask-jobqueue; partition, account, walltime, cores and memory per job from its "
                     "configuration, ~/.config/dask/jobqueue.yaml). Skips configurations "
-                    "whose executed notebook, metrics and weights are complete and newer than its params file, "
-                    "the notebook and the package. Into the book's folders only configurations at the report's "
+                    "whose executed notebook, metrics and weights are complete and were computed from the same "
+                    "params file, notebook and package code, by content (a clone's clocks play no part). Into the book's folders only configurations at the report's "
                     "protocol are swept (300 epochs on all the images, as Table 1); others are named and left out.")
     sweep.add_argument("params", type=Path, nargs="+", help="params/*.yaml files")
     sweep.add_argument("--notebook", type=Path, default=Path("book/experiment.ipynb"))
@@ -70,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--device", choices=["cpu", "cuda"], help="override the params files' device")
     sweep.add_argument("--record", type=Path,
                        help="write the sweep's wall-clock and per-configuration minutes to this JSON file")
+    return sweep
 
+
+def _evaluate_parser(commands) -> argparse.ArgumentParser:
+    """``vaecore evaluate``: a model's test numbers, without training."""
     evaluate = commands.add_parser(
         "evaluate", help="evaluate a shipped or trained model on the test set, without training",
         description="Load a model (a shipped one by name, e.g. n64-beta0p2, or a checkpoint.pt or weights "
@@ -79,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("model", help="a shipped model's name (a params file's stem) or a .pt file")
     evaluate.add_argument("--iwae-k", type=int, help="importance samples per test image for -log p(x)")
     evaluate.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
-    for command in (train, sweep, evaluate):
-        command.add_argument("--quiet", action="store_true",
-                             help="progress as a line every half minute, not a redrawn bar (as in logs)")
+    return evaluate
 
+
+def _bench_parser(commands) -> argparse.ArgumentParser:
+    """``vaecore bench``: the trainer timed against its peers and the machine."""
     bench = commands.add_parser(
         "bench", help="time training and evaluation against the peers and the machine's matmul speed",
         description="Times training epochs of the report's n=64 model with vaecore's trainer, pythae's "
@@ -96,18 +116,29 @@ def main(argv: list[str] | None = None) -> int:
                        help="timed epochs of vaecore's and pythae's trainers (the medians count)")
     bench.add_argument("--eval-images", type=int, default=500,
                        help="test images the IWAE estimate is timed on; 0 skips the evaluation")
+    bench.add_argument("--train-images", type=int,
+                       help="time epochs over the first TRAIN_IMAGES training images (default: all 60,000)")
     bench.add_argument("--data", type=Path, help="data folder (default: $VAECORE_DATA)")
     bench.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
+    return bench
 
+
+def _explorer_parser(commands) -> argparse.ArgumentParser:
+    """``vaecore explorer``: the explorer page's networks as JavaScript."""
     explorer = commands.add_parser(
-        "explorer", help="export the shipped decoders as JavaScript for the book's explorer page",
+        "explorer", help="export the shipped networks as JavaScript for the book's explorer page",
         description="Write the decoder of every model the book's 'Explore the models' page shows "
-                    "(n = 2 and n = 64 at seed 0, n = 1) to OUT/<name>.js: a script that sets "
-                    "window.vaecoreWeights[name], float32 for n <= 2 and float16 for n = 64, with the "
-                    "SHA-256 of the shipped .pt it came from. Run it after a shipped model changes.")
+                    "(n = 2 and n = 64 at seed 0, n = 1) to OUT/<name>.js, and the encoders of the n = 2 models "
+                    "to OUT/<name>.encoder.js: scripts that set window.vaecoreWeights[...], float32 for n <= 2 "
+                    "and float16 for n = 64, each with the SHA-256 of the shipped .pt it came from, written "
+                    "atomically. Run it after a shipped model changes; it says when book/explore.ipynb must "
+                    "be executed again too.")
     explorer.add_argument("--out", type=Path, help="output folder (default: book/_explorer/explorer/models)")
+    return explorer
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     if getattr(args, "quiet", False):
         os.environ["VAECORE_PROGRESS"] = "lines"  # reaches the kernels of a sweep too
     try:
@@ -212,19 +243,23 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from vaecore.bench import bench
 
-    if args.epochs < 1 or args.eval_images < 0:
-        raise VaecoreError(f"--epochs must be >= 1 and --eval-images >= 0, got {args.epochs} and {args.eval_images}")
-    result = bench(device=args.device, epochs=args.epochs, root=args.data, eval_images=args.eval_images)
+    if args.epochs < 1 or args.eval_images < 0 or (args.train_images is not None and args.train_images < 1):
+        raise VaecoreError(f"--epochs and --train-images must be >= 1 and --eval-images >= 0, got {args.epochs}, "
+                           f"{args.train_images} and {args.eval_images}")
+    result = bench(device=args.device, epochs=args.epochs, root=args.data, eval_images=args.eval_images,
+                   train_images=args.train_images)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 
 def _explorer(args: argparse.Namespace) -> int:
-    from vaecore.explorer import export_all
+    from vaecore import explorer
 
-    for path in export_all(args.out):
+    for path in explorer.export_all(args.out):
         print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.out is None and (names := explorer.stale()):
+        print(f"vaecore: note: {explorer.advice(names, exported=True)}", file=sys.stderr)
     return 0
 
 

@@ -46,7 +46,7 @@ class DataError(VaecoreError, RuntimeError):
 
 
 class Split(NamedTuple):
-    """One split in memory: ``x`` (N, D) floats in [0, 1] and ``y`` (N,) labels."""
+    """One split in memory: ``x`` (N, M) floats in [0, 1] and ``y`` (N,) labels."""
 
     x: torch.Tensor
     y: torch.Tensor

@@ -52,14 +52,19 @@ def model_diagram() -> Figure:
                        ((2.83, 2.28), (3.25, 2.1)), ((2.83, 1.72), (3.25, 1.9)), ((3.5, 2.53), (3.5, 2.27)),
                        ((3.77, 2.0), (4.05, 2.0)), ((5.25, 2.0), (5.62, 2.0))):
         arrow(start, end)
-    box(1.75, 0.72, "rate  $R = \\mathrm{KL}(q_\\phi(\\mathbf{z} \\mid \\mathbf{x}) \\,\\|\\, p(\\mathbf{z}))$\n"
-        "the code's cost against the prior $p(\\mathbf{z}) = \\mathcal{N}(\\mathbf{0}, \\mathbf{I})$", 3.2, 0.62,
-        color=orange)
+    # μ and σ together are the encoder's Gaussian, from which the rate is computed
+    ax.add_patch(FancyBboxPatch((2.35, 1.47), 0.54, 1.06, fc="none", ec="0.4", lw=0.8, ls="--",
+                                boxstyle="round,pad=0,rounding_size=0.06"))
+    box(1.95, 0.72, "rate  $R = \\mathrm{KL}(q_\\phi(\\mathbf{z} \\mid \\mathbf{x}) \\,\\|\\, p(\\mathbf{z}))$\n"
+        "the code's cost against the prior $\\mathcal{N}(\\mathbf{0}, \\mathbf{I})$", 3.0, 0.62, color=orange)
     box(5.3, 0.72, "distortion  $D = -\\mathbb{E}_q \\log p_\\theta(\\mathbf{x} \\mid \\mathbf{z})$\n"
         "the decoded pixels against $\\mathbf{x}$", 3.0, 0.62, color=blue)
-    arrow((2.62, 1.53), (2.2, 1.03), connectionstyle="arc3,rad=0")
-    arrow((6.2, 1.69), (5.9, 1.03))
-    ax.text(3.5, 0.18, "loss per image:  $D + \\beta R$  (the negative ELBO at $\\beta = 1$)", ha="center",
+    arrow((2.62, 1.47), (2.2, 1.03))  # from μ and σ
+    arrow((6.2, 1.69), (5.9, 1.03))  # from the pixel means
+    # and from the image itself, under the rate's box
+    ax.plot([0.3, 0.3, 4.6], [1.69, 0.27, 0.27], color="0.25", lw=0.9, solid_joinstyle="miter")
+    arrow((4.6, 0.27), (4.6, 0.41))
+    ax.text(3.5, 0.09, "loss per image:  $D + \\beta R$  (the negative ELBO at $\\beta = 1$)", ha="center",
             va="center", fontsize=9.5)
     return fig
 

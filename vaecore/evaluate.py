@@ -36,7 +36,7 @@ def elbo(model: VAE, x: torch.Tensor, config: Config, batch_size: int = 2000, se
 
     Args:
         model: the VAE.
-        x: images (N, D).
+        x: images (N, M).
         config: gives beta and the likelihood.
         batch_size: images per forward pass (memory only; the result does not depend on it
             beyond floating-point rounding).
@@ -60,17 +60,39 @@ def draw_spread(model: VAE, x: torch.Tensor, config: Config, draws: int = DRAWS)
     return statistics.stdev(elbo(model, x, config, seed=seed).total for seed in range(draws))
 
 
+def passes(x: torch.Tensor, k: int) -> tuple[int, int]:
+    """(images per pass, samples per part) for k samples per image of ``x`` (N, M): k * chunk * M
+    floats, 8 MB at most; a k too big for one image's pass is drawn in parts of that size, so memory
+    stays bounded however big k is (passes of 1 to 8 images at k = 1000 take the same time per image)."""
+    rows = max(1, 2**21 // x.shape[1])
+    return max(1, rows // k), min(k, rows)
+
+
+def log_weights(model: VAE, batch: torch.Tensor, config: Config, k: int, part: int) -> Iterator[torch.Tensor]:
+    """log w = log p(x|z) + log p(z) - log q(z|x) of k draws z ~ q(z|x) for each image of ``batch``
+    (B, M), ``part`` draws at a time: (part, B) tensors, the last one shorter where part does not divide k."""
+    mu, logvar = model.encode(batch)  # (B, n)
+    # no argument checks: their comparisons over every sample cost a few % of the estimate
+    q = Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
+    prior = Normal(torch.zeros_like(mu), torch.ones_like(mu), validate_args=False)
+    for start in range(0, k, part):
+        z = q.sample((min(part, k - start),))  # (part, B, n)
+        yield (-recon_nll(model.decode(z), batch, config.likelihood)  # (part, B)
+               + prior.log_prob(z).sum(-1)
+               - q.log_prob(z).sum(-1))
+
+
 @torch.no_grad()
 def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
              progress: bool = False) -> float:
     """Importance-weighted estimate of -log p(x) per image (Burda et al. 2016).
 
-    log p(x) >= E[log 1/k sum_i p(x|z_i) p(z_i) / q(z_i|x)], z_i ~ q(z|x): the bound
+    log p(x) >= E[log 1/k sum_s p(x|z_s) p(z_s) / q(z_s|x)], z_s ~ q(z|x): the bound
     equals the ELBO at k = 1 and tightens towards log p(x) as k grows.
 
     Args:
         model: the VAE.
-        x: images (N, D).
+        x: images (N, M).
         config: gives the likelihood.
         k: importance samples per image.
         seed: seed of the samples.
@@ -80,25 +102,13 @@ def iwae_nll(model: VAE, x: torch.Tensor, config: Config, k: int, seed: int = 0,
         The mean over images of the estimated -log p(x), in nats.
     """
     reuse_freed_blocks()
-    # images per pass: k * chunk * D floats, 8 MB at most; a k too big for one image's pass is
-    # drawn in parts of that size, so memory stays bounded however big k is (passes of 1 to 8
-    # images at k = 1000 take the same time per image)
-    rows = max(1, 2**21 // x.shape[1])
-    chunk, part = max(1, rows // k), min(k, rows)
+    chunk, part = passes(x, k)
     total = 0.0
     bar = progress_bar(total=len(x), desc=f"IWAE, k = {k}", unit="image", enabled=progress)
     with seeded(seed, x.device), bar:
         for batch in x.split(chunk):
-            mu, logvar = model.encode(batch)  # (B, n)
-            # no argument checks: their comparisons over every sample cost a few % of the estimate
-            q = Normal(mu, torch.exp(0.5 * logvar), validate_args=False)
-            prior = Normal(torch.zeros_like(mu), torch.ones_like(mu), validate_args=False)
-            log_sum = None  # log sum_i w_i over the parts so far, (B,)
-            for start in range(0, k, part):
-                z = q.sample((min(part, k - start),))  # (part, B, n)
-                log_w = (-recon_nll(model.decode(z), batch, config.likelihood)  # (part, B)
-                         + prior.log_prob(z).sum(-1)
-                         - q.log_prob(z).sum(-1))
+            log_sum = None  # log sum_s w_s over the parts so far, (B,)
+            for log_w in log_weights(model, batch, config, k, part):
                 part_sum = torch.logsumexp(log_w, dim=0)
                 log_sum = part_sum if log_sum is None else torch.logaddexp(log_sum, part_sum)
             total -= (log_sum - math.log(k)).sum().item()
@@ -116,7 +126,7 @@ class LatentUsage(NamedTuple):
 
 @torch.no_grad()
 def latent_usage(model: VAE, x: torch.Tensor, threshold: float = 0.01, batch_size: int = 2000) -> LatentUsage:
-    """Per-dimension KL and active units of the encoder on images ``x`` (N, D).
+    """Per-dimension KL and active units of the encoder on images ``x`` (N, M).
 
     A unit u is active when Var_x(E_q[z_u|x]) > ``threshold`` (Burda et al. 2016, section 5.2,
     with their 0.01): an inactive unit's posterior does not depend on the image, so the

@@ -21,11 +21,11 @@ class LossTerms(NamedTuple):
 
 
 def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """-log p(x|z) summed over pixels: (..., D) -> (...).
+    """-log p(x|z) summed over pixels: (..., M) -> (...).
 
     ``bernoulli``: binary cross-entropy of the pixel intensities (the report's Table 1).
     ``gaussian``: N(x; sigmoid(logits), I), i.e. half the squared error plus
-    D/2 log 2 pi (the report's equation 8, written as a proper density).
+    M/2 log 2 pi (the report's equation 8, written as a proper density).
     """
     if likelihood == "bernoulli":
         return BernoulliNLL.apply(logits, x)
@@ -35,8 +35,8 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -> torch.T
 
 
 class BernoulliNLL(torch.autograd.Function):
-    """Binary cross-entropy of logits ``l`` (..., D) and targets ``x`` in [0, 1] (broadcast to
-    ``l``), summed over pixels, with one sigmoid per pixel: (..., D) -> (...).
+    """Binary cross-entropy of logits ``l`` (..., M) and targets ``x`` in [0, 1] (broadcast to
+    ``l``), summed over pixels, with one sigmoid per pixel: (..., M) -> (...).
 
     softplus(l) - x l = max(l, 0) - x l - log(max(s, 1 - s)) with s = sigmoid(l), whose log's
     argument stays in [1/2, 1] (:func:`sum_of_logs`); the gradient s - x is kept from the forward
@@ -56,14 +56,14 @@ class BernoulliNLL(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        residual, logits = ctx.saved_tensors  # sigmoid(l) - x, (..., D)
+        residual, logits = ctx.saved_tensors  # sigmoid(l) - x, (..., M)
         grad = grad.unsqueeze(-1)
         grad_x = (-logits * grad).sum_to_size(ctx.x_shape) if ctx.needs_input_grad[1] else None
         return residual * grad if ctx.needs_input_grad[0] else None, grad_x
 
 
 def sum_of_logs(factors: torch.Tensor) -> torch.Tensor:
-    """The sum of log(factors) over the last dim, for factors in [1/2, 1]: (..., D) -> (...).
+    """The sum of log(factors) over the last dim, for factors in [1/2, 1]: (..., M) -> (...).
 
     One logarithm per group of up to 112 factors, of their product: it stays above 2^-112, inside
     float32's normal range (2^-126 and up). A log per factor takes 3-4x as long on a (256, 784) batch.
@@ -90,8 +90,8 @@ def vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: to
     """The beta-VAE objective, recon + beta * KL, averaged over the batch.
 
     Args:
-        logits: decoder output (B, D).
-        x: images (B, D) in [0, 1].
+        logits: decoder output (B, M).
+        x: images (B, M) in [0, 1].
         mu, logvar: encoder output (B, n).
         beta: weight of the KL term only.
         likelihood: ``"bernoulli"`` or ``"gaussian"``.

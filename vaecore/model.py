@@ -22,7 +22,7 @@ class VAE(nn.Module):
     """Encoder x -> (mu, logvar) of q(z|x); decoder z -> logits of p(x|z).
 
     Args:
-        x_dim: pixels per image (D).
+        x_dim: pixels per image (M).
         n: latent size.
         hidden: encoder hidden widths; the decoder uses them in reverse.
     """
@@ -34,7 +34,7 @@ class VAE(nn.Module):
         self.decoder = mlp([n, *reversed(hidden), x_dim])
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns mu and log sigma^2 of q(z|x), each (B, n), for x (B, D)."""
+        """Returns mu and log sigma^2 of q(z|x), each (B, n), for x (B, M)."""
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
@@ -44,13 +44,13 @@ class VAE(nn.Module):
         return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Returns the logits (..., D) of p(x|z) for z (..., n)."""
+        """Returns the logits (..., M) of p(x|z) for z (..., n)."""
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)  # (B, n) each
         z = self.reparameterize(mu, logvar)  # (B, n)
-        return self.decode(z), mu, logvar  # (B, D), (B, n), (B, n)
+        return self.decode(z), mu, logvar  # (B, M), (B, n), (B, n)
 
 
 def build_model(config: Config, x_dim: int) -> VAE:

@@ -39,7 +39,9 @@ def stale(page: Path, config: Config, inputs: dict[str, str]) -> str | None:
     metrics = json.loads(page.with_suffix(".json").read_text())
     if metrics.get("config") != config.to_dict():
         return "another config"
-    if changed := sources.changed(metrics.get("sources"), inputs):
+    if not metrics.get("sources"):
+        return "no record of what it was computed from"
+    if changed := sources.changed(metrics["sources"], inputs):
         return f"its {' and '.join(changed)} changed"
     return None
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
 from vaecore.config import Config
@@ -26,9 +26,12 @@ from vaecore.model import build_model
 Timer = Callable[[], float]
 
 
-def examples_epoch(config: Config, root: str | None, device: torch.device) -> Timer:
-    """Epochs as pytorch/examples/vae writes them: torchvision Dataset + DataLoader, sigmoid + BCE."""
+def examples_epoch(config: Config, root: str | None, device: torch.device, images: int | None = None) -> Timer:
+    """Epochs as pytorch/examples/vae writes them: torchvision Dataset + DataLoader, sigmoid + BCE,
+    over the first ``images`` training images (all where None)."""
     mnist = datasets.MNIST(root=data_root(root), train=True, download=False, transform=transforms.ToTensor())
+    if images is not None:
+        mnist = Subset(mnist, range(images))
     loader = DataLoader(mnist, batch_size=config.batch_size, shuffle=True)
     model = build_model(config, PIXELS).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -52,7 +55,7 @@ def examples_epoch(config: Config, root: str | None, device: torch.device) -> Ti
 
 def pythae_epoch(layers: VAE, config: Config, x: torch.Tensor) -> Timer | None:
     """Epochs of pythae's ``BaseTrainer`` (its ``train_step``) training ``layers`` on the images
-    ``x`` (N, D) in memory, or None where pythae is not installed (``pip install -e ".[peers]"``).
+    ``x`` (N, M) in memory, or None where pythae is not installed (``pip install -e ".[peers]"``).
 
     pythae's VAE decodes to probabilities and takes their BCE, as its own models do; its
     progress bar and console printer are left out so that they do not write into the benchmark.

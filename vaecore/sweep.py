@@ -15,7 +15,7 @@ from distributed import Client, as_completed
 
 from vaecore import sources
 from vaecore.cluster import RESOURCE, WORKERS_SECONDS, check_address, connect
-from vaecore.checks import Configs, at_protocol, check_device, check_outputs, check_seeds, load
+from vaecore.checks import Configs, at_protocol, book_of, check_device, check_outputs, check_seeds, load
 from vaecore.cost import matmul_gflops, run_cost
 from vaecore.errors import SweepError
 from vaecore.experiment import run_dir, runs_dir
@@ -325,4 +325,15 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         print(f"{len(result.failed)} of {len(todo.todo)} configurations failed: {', '.join(sorted(result.failed))}")
     if record is not None:
         write_record(record, todo, cluster, result, wall, device)
+    if result.minutes and book_of(todo.outdir) is not None:
+        _check_explorer()
     return result.failed
+
+
+def _check_explorer() -> None:
+    """Say so where the pages just published leave the book's explorer behind its weights (the book's
+    build refuses it until it is refreshed)."""
+    from vaecore import explorer  # the book's, loaded only where a sweep published into it
+
+    if names := explorer.stale():
+        print(f"vaecore: note: {explorer.advice(names)}")

@@ -228,8 +228,8 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
     if within == len(diffs) and within > 1:
         share = f"All {number(within)} of the report's Table 1 configurations land"
     else:
-        share = (f"{number(within).capitalize()} of the report's {number(len(diffs))} Table 1 configurations "
-                 f"{'lands' if within == 1 else 'land'}")
+        share = (f"{'None' if within == 0 else number(within).capitalize()} of the report's "
+                 f"{number(len(diffs))} Table 1 configurations {'lands' if within == 1 else 'land'}")
     repeated = [n for n, m in table.items() if key(m) in spread]
     counts = sorted({stats["test_total"][2] for stats in spread.values()})
     by = (f", by the mean of {' or '.join(number(c) for c in counts)} seeds" if len(repeated) == len(table) else
@@ -246,8 +246,9 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
     if beyond:
         rows = ", ".join(f"{configuration(c.n, c.beta)} ({signed(c.diff)} nats, |t|{NBSP}={NBSP}{abs(c.t):.1f}, "
                          f"Holm p{NBSP}={NBSP}{_p(c.p_holm)})" for c in sorted(beyond, key=lambda c: c.p_holm))
-        verdict = (f"Tested against the noise of seeds and draws, {number(len(beyond))} of the "
-                   f"{number(len(tests))} rows {'differs' if len(beyond) == 1 else 'differ'} from the report "
+        which = "the one row" if len(tests) == 1 else f"{number(len(beyond))} of the {number(len(tests))} rows"
+        verdict = (f"Tested against the noise of seeds and draws, {which} "
+                   f"{'differs' if len(beyond) == 1 else 'differ'} from the report "
                    f"at a family-wise error rate of {ALPHA:.0%}: {rows}")
     else:
         verdict = (f"Tested against the noise of seeds and draws, no row differs from the report at a "

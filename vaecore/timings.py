@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import heapq
 import json
+import re
 from pathlib import Path
 
 from vaecore.config import Config
 from vaecore.cost import IWAE_PROFILE, PROFILE, run_cost
 from vaecore.runs import table1_runs
 from vaecore.words import counted, markdown_row
+
+
+def cpu_words(name: str) -> str:
+    """A processor's model name as prose writes it: without the (R) and (TM) marks of /proc/cpuinfo
+    ("Intel(R) Xeon(R) Processor" is "Intel Xeon Processor")."""
+    return " ".join(re.sub(r"\((?:R|TM|tm)\)", "", name).split())
 
 
 def makespan(minutes: list[float], workers: int) -> float:
@@ -42,8 +49,19 @@ def cost(runs: dict[str, dict]) -> dict[str, float | int | str]:
     return {"runs": len(table), "epochs": epochs, "train_minutes": train, "eval_minutes": evaluation,
             "epoch_seconds": 60 * train / max(epochs, 1), "workers": workers,
             "sweep_minutes": makespan(jobs, workers),
-            "machine": "; ".join(f"{cpu}, {cores} cores, {counted(threads, 'thread')} per run"
+            "machine": "; ".join(f"{cpu_words(cpu)}, {cores} cores, {counted(threads, 'thread')} per run"
                                  for cpu, cores, threads in sorted(machines))}
+
+
+def total(runs: dict[str, dict]) -> dict[str, float | int]:
+    """What every run of ``runs`` cost, each run's own time summed (not the wall clock of its sweep).
+
+    Returns:
+        ``runs``, ``train_hours`` and ``eval_hours``, and ``threads``: the most CPU threads a run used.
+    """
+    return {"runs": len(runs), "train_hours": sum(m["train_seconds"] for m in runs.values()) / 3600,
+            "eval_hours": sum(m["eval_seconds"] for m in runs.values()) / 3600,
+            "threads": max((m["machine"]["threads"] for m in runs.values()), default=0)}
 
 
 def sweeps_table(records: dict[str, str | Path]) -> str:
@@ -66,7 +84,7 @@ def sweeps_table(records: dict[str, str | Path]) -> str:
             continue
         timing = json.loads(path.read_text())
         machine = timing["machine"]
-        where = machine.get("gpu") or f"{machine['cpu']}, {machine['cores']} cores"
+        where = machine.get("gpu") or f"{cpu_words(machine['cpu'])}, {machine['cores']} cores"
         floor = [f"{timing['floor_minutes']:.1f}", f"{timing['wall_over_floor']:.2f}"] if "floor_minutes" in timing else ["–"] * 2
         lines.append(markdown_row([label, where, timing["workers"], timing["threads_per_worker"],
                                    f"{timing['wall_minutes']:.1f}", *floor, timing["commit"][:7]]))

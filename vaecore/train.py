@@ -63,7 +63,7 @@ def make_optimizer(model: VAE, config: Config) -> torch.optim.Adam:
 
 
 def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, config: Config) -> torch.Tensor:
-    """One shuffled pass over ``x`` (N, D).
+    """One shuffled pass over ``x`` (N, M).
 
     Returns:
         The per-image means of (total, recon, kl) over the epoch, a tensor of 3.
@@ -72,7 +72,7 @@ def train_epoch(model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, c
     sums = torch.zeros(3, device=x.device)
     order = torch.randperm(len(x), device=x.device)
     for start in range(0, len(x), config.batch_size):
-        batch = x.index_select(0, order[start:start + config.batch_size])  # (B, D); 3x faster than x[...]
+        batch = x.index_select(0, order[start:start + config.batch_size])  # (B, M); 3x faster than x[...]
         logits, mu, logvar = model(batch)
         terms = vae_loss(logits, batch, mu, logvar, config.beta, config.likelihood)
         optimizer.zero_grad(set_to_none=True)

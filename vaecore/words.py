@@ -33,12 +33,9 @@ def signed(value: float, places: int = 2) -> str:
     return ("+" if value > 0 else MINUS) + text
 
 
-def percent(fraction: float) -> str:
-    """A signed relative difference: one decimal, two where one would read as zero, never "-0.0%"."""
-    for places in (1, 2):
-        if round(abs(fraction) * 100, places) != 0:
-            return signed(fraction * 100, places) + "%"
-    return "0%"
+def percent(fraction: float, places: int = 2) -> str:
+    """A signed relative difference, every one with the same decimals: ``"−0.30%"``, never "-0.00%"."""
+    return signed(fraction * 100, places) + "%"
 
 
 def difference(value: float, reference: float) -> str:

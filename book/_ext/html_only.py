@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from fnmatch import fnmatch
 
-from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
