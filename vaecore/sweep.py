@@ -6,22 +6,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 import uuid
 from pathlib import Path
 
+import torch
 from distributed import Client, as_completed
 
 from vaecore import sources
 from vaecore.cluster import RESOURCE, WORKERS_SECONDS, check_address, connect
-from vaecore.checks import Configs, at_protocol, check_device, check_outputs, check_seeds, load
+from vaecore.checks import Configs, at_protocol, check_device, check_gpu, check_outputs, check_seeds, load, must_train
 from vaecore.cost import matmul_gflops, run_cost
 from vaecore.errors import SweepError
 from vaecore.experiment import run_dir
 from vaecore.folder import writable, write_atomically
-from vaecore.pages import NotebookFailed, execute, stale
-from vaecore.progress import progress_bar, read_epoch
+from vaecore.pages import NotebookFailed, clear_partials, execute, stale
+from vaecore.progress import mode, progress_bar, read_epoch
 from vaecore.provenance import commit, machine
 from vaecore.train import resolve_device
 
@@ -71,17 +73,27 @@ def lost(scheduler: str | None, plan: Plan, deserted: float | None = None) -> st
     where = f" at {scheduler}" if scheduler else ""
     what = (f"lost the Dask scheduler{where}" if deserted is None
             else f"the Dask scheduler{where} has had no worker for {deserted:g} s")
+    if not left:  # its workers finished every page before it went
+        return (f"{what} mid-sweep, after its workers finished every page: {', '.join(done)} complete; "
+                f"restart the scheduler and its workers before the next sweep")
     return (f"{what} mid-sweep: {', '.join(done) or 'no page'} complete, {', '.join(left)} not; "
             f"restart the scheduler and its workers, then rerun the same command to finish them")
+
+
+def _lost(scheduler: str | None, plan: Plan, deserted: float | None = None) -> SweepError:
+    """The error of a scheduler gone mid-sweep (:func:`lost`), its client's reconnection kept quiet."""
+    logging.getLogger("distributed.client").disabled = True  # its reconnection's traceback
+    return SweepError(lost(scheduler, plan, deserted))
 
 
 @dataclasses.dataclass
 class Plan:
     """What a sweep executes: every configuration it was given, the stale ones to do (longest
-    first), what each page is computed from, and the kernels' environment."""
+    first), those of them that train on the GPU, what each page is computed from, and the kernels' environment."""
 
     configs: Configs
     todo: list[str]
+    gpu: list[str]
     inputs: dict[str, dict[str, str]]
     costs: dict[str, int]
     notebook: Path
@@ -127,7 +139,9 @@ def plan(params: list[Path], notebook: Path, outdir: Path, force: bool = False, 
     environment["VAECORE_SHIPPED"] = "off" if retrain else os.environ.get("VAECORE_SHIPPED", "on")
     # longest first, in the given order among equals: the shortest start last, so the workers end together
     todo = sorted(todo, key=lambda name: -costs[name])
-    return Plan(configs, todo, inputs, costs, notebook.resolve(), outdir.resolve(), environment)
+    shipped = environment["VAECORE_SHIPPED"] != "off"
+    gpu = [name for name in todo if configs[name][1].device == "cuda" and must_train(configs[name][1], shipped)]
+    return Plan(configs, todo, gpu, inputs, costs, notebook.resolve(), outdir.resolve(), environment)
 
 
 def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wait: float) -> Gathered:
@@ -160,15 +174,21 @@ def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wai
                 ready = pending.next_batch(block=False)
                 if not ready:
                     _show(bar, futures, plan.configs)
-                    if watch.deserted():
-                        raise SweepError(lost(scheduler, plan, deserted=wait))
+                    try:
+                        deserted = watch.deserted()
+                    except OSError:  # the scheduler closed its connection (CommClosedError) as it went
+                        raise _lost(scheduler, plan) from None
+                    if deserted:
+                        raise _lost(scheduler, plan, deserted=wait)
                     time.sleep(2)
                 if any(future.status == "cancelled" for future in ready) or client.status != "running":
                     # only the scheduler cancels our tasks, as it leaves: its workers went with it
-                    logging.getLogger("distributed.client").disabled = True  # its reconnection's traceback
-                    raise SweepError(lost(scheduler, plan))
+                    raise _lost(scheduler, plan)
                 for future in ready:
-                    _report(bar, futures[future], future, result)
+                    try:
+                        _report(bar, futures[future], future, result)
+                    except OSError:  # gone before its result came back (CommClosedError)
+                        raise _lost(scheduler, plan) from None
                     if order:
                         submit_next()
                 if ready and scheduler is None:
@@ -273,20 +293,29 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         OutputError: the output folder cannot be created or written (before anything runs).
         Interrupted: on Ctrl-C, after cancelling what had not finished.
     """
-    if workers < 1 or not wait > 0:
-        raise SweepError(f"the sweep needs 1 worker or more and a wait of more than 0 s, got {workers} and {wait:g}")
+    if workers < 1 or not 0 < wait < math.inf:  # Dask reads a timeout of 0 as none: an endless wait
+        raise SweepError(f"the sweep needs 1 worker or more and a wait of more than 0 s that ends, "
+                         f"got {workers} and {wait:g}")
+    mode(None)  # a $VAECORE_PROGRESS it does not know, named now rather than once the cluster runs
     if scheduler is not None:
         check_address(scheduler)
     check_outputs(notebook, outdir, record)
     if record is not None:
         resolve_device(device or "cpu")  # the record's floor is measured there, once the sweep is done
     todo = plan(params, notebook, outdir, force, device, retrain)
+    if scheduler is None:  # the local cluster's workers have this machine's GPU, if any
+        check_gpu(todo.configs, todo.gpu, None, torch.cuda.is_available())
     writable(outdir)
+    for name in todo.configs:  # what a sweep killed mid-publication left; an up-to-date page keeps none
+        if name not in todo.todo:
+            clear_partials(todo.outdir / f"{name}.ipynb")
     if not todo.todo:
         return []
     start = time.perf_counter()
     try:
         with connect(scheduler, workers, wait) as (client, cluster):
+            if scheduler is not None and todo.gpu:
+                check_gpu(todo.configs, todo.gpu, scheduler, any(client.run(torch.cuda.is_available).values()))
             if "dashboard" in client.scheduler_info()["services"]:
                 print(f"dashboard: {client.dashboard_link}")
             result = gather(client, cluster, todo, scheduler, wait)
