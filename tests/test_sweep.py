@@ -3,6 +3,7 @@
 import contextlib
 import dataclasses
 import errno
+import fcntl
 import hashlib
 import http.server
 import json
@@ -29,7 +30,7 @@ from vaecore.config import Config
 from vaecore.cost import run_cost
 from vaecore.experiment import run_dir
 from vaecore.train import DeviceUnavailable
-from vaecore.checks import at_protocol, load
+from vaecore.checks import at_protocol, check_seeds, load
 from vaecore.cluster import QUIET, connect
 from vaecore.pages import complete, publish, stale
 from vaecore.sources import code, modules, sources
@@ -65,7 +66,7 @@ STAND_IN = [
      "    time.sleep(600)\n"
      "resumed = checkpoint.read_text() if checkpoint.exists() else None\n"
      "(folder / 'metrics.json').write_text(json.dumps(\n"
-     "    {'n': n, 'device': device, 'threads': os.environ['OMP_NUM_THREADS'], 'resumed': resumed,\n"
+     "    {'config': config.to_dict(), 'n': n, 'device': device, 'threads': os.environ['OMP_NUM_THREADS'], 'resumed': resumed,\n"
      "     'shipped': os.environ.get('VAECORE_SHIPPED'), 'data': os.environ.get('VAECORE_DATA'),\n"
      "     'weights_sha256': hashlib.sha256(b'weights').hexdigest(),\n"
      "     **({'shipped_weights': 'stand-in'} if device == 'cuda' else {})}))\n"
@@ -177,6 +178,7 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     assert (out / "good.ipynb").exists()
     published = json.loads((out / "good.json").read_text())
     assert published.pop("sources") == sources(good, notebook)  # what the page was computed from
+    assert published.pop("config") == Config(n=2, seed=0, device="cpu").to_dict()
     assert published == {"n": 2, "device": "cpu", "threads": str(threads), "resumed": None, "shipped": "off",
                          "data": None, "weights_sha256": WEIGHTS_SHA256}
     assert (out / "good.pt").read_bytes() == b"weights"
@@ -405,7 +407,7 @@ def test_the_books_folders_take_only_runs_at_the_reports_protocol(capsys):
     assert set(configs) - set(kept) == {"smoke"} and len(kept) == len(configs) - 1
     output = capsys.readouterr().out
     assert output.startswith("left out: smoke, not at the report's protocol (2 epochs, 2,000 training images, "
-                             "500 test images)") and output.count("\n") == 1
+                             "500 test images, an IWAE estimate with k = 50)") and output.count("\n") == 1
     assert at_protocol(configs, Path("/tmp/smoke-pages")) == configs
 
 
@@ -445,13 +447,15 @@ def front_door(tmp_path, notebook, good):
                                        f"in a folder that does not exist, {tmp_path / 'no'}"),
         "record a folder": ([*base, "--record", str(tmp_path)], f"{tmp_path} is a folder"),
         "workers 0": ([*base, "--workers", "0"], "1 worker or more"),
+        "wait 0": ([*base, "--wait", "0"], "a wait of more than 0 s that ends, got 1 and 0"),  # Dask: no timeout
+        "wait inf": ([*base, "--wait", "inf"], "a wait of more than 0 s that ends, got 1 and inf"),
         "scheduler without port": ([*base, "--scheduler", "127.0.0.1"], "127.0.0.1 has no port"),
     }
 
 
 @pytest.mark.parametrize("case", ["mistyped params", "params folder", "binary params", "/dev/zero", "outdir a file",
                                   "missing notebook", "record in a missing folder", "record a folder", "workers 0",
-                                  "scheduler without port"])
+                                  "wait 0", "wait inf", "scheduler without port"])
 def test_the_sweep_refuses_bad_arguments_before_anything_starts(tmp_path, notebook, runs, good, capsys, case):
     """One sentence naming the culprit, exit 2, at once: no traceback, no page, no record, no cluster."""
     argv, culprit = front_door(tmp_path, notebook, good)[case]
@@ -559,7 +563,7 @@ def a_sweep_on_a_cluster_of_processes(tmp_path, notebook, *options):
     out = tmp_path / "out"
     out.mkdir()
     slow, done = params_file(tmp_path, "slow", n=5), params_file(tmp_path, "done", n=2)
-    page(out, "done")
+    page(out, "done", config=Config(n=2).to_dict(), inputs=sources(done, notebook))
     command = [sys.executable, "-m", "vaecore.cli", "sweep", str(slow), str(done), "--notebook", str(notebook),
                "--outdir", str(out), "--scheduler", address, *options]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -605,3 +609,156 @@ def test_a_sweep_whose_workers_all_left_ends_after_the_wait(tmp_path, notebook, 
     assert (f"vaecore: error: the Dask scheduler at {address} has had no worker for 3 s mid-sweep: "
             f"done complete, slow not") in stderr
     assert "Traceback" not in stdout + stderr
+
+
+def book_folder(tmp_path):
+    """A book's folder of run pages: ``tmp_path/book/experiments``, in a book (its ``_toc.yml``)."""
+    (tmp_path / "book" / "experiments").mkdir(parents=True)
+    (tmp_path / "book" / "_toc.yml").write_text("root: intro\n")
+    return tmp_path / "book" / "experiments"
+
+
+def refused(capsys, argv, *culprits):
+    """`vaecore sweep argv` exits 2 at once with one sentence naming every culprit, no traceback."""
+    start = time.monotonic()
+    code = main(["sweep", *map(str, argv)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.startswith("vaecore: error: ") and captured.err.count("\n") == 1, captured.err
+    assert "Traceback" not in captured.out + captured.err and time.monotonic() - start < 10
+    for culprit in culprits:
+        assert str(culprit) in captured.err, captured.err
+    return captured.err
+
+
+@pytest.mark.parametrize("held, swept", [("cpu", "cuda"), ("cuda", "cpu")])
+def test_a_book_folder_takes_runs_of_its_own_device_only(tmp_path, notebook, runs, capsys, held, swept):
+    """The README's GPU line without --outdir, or a CPU sweep into the GPU runs' folder: refused
+    before anything runs, naming the folder, its device and the params file."""
+    out = book_folder(tmp_path)
+    page(out, "n2-beta1", config=Config(n=2, device=held).to_dict())
+    before = sorted(path.name for path in out.iterdir())
+    path = params_file(tmp_path / "params", "n1-beta1", n=1, device=held)
+    refused(capsys, [path, "--notebook", notebook, "--outdir", out, "--device", swept],
+            f"{out} holds {held} runs", path, f"a {swept} run")
+    assert sorted(path.name for path in out.iterdir()) == before
+
+
+def test_an_iwae_estimate_of_another_k_is_left_out_of_the_book(tmp_path, notebook, runs, capsys):
+    """Table 1's IWAE column is k = 1000: a params file with k = 1 is not at the book's protocol."""
+    path = params_file(tmp_path, "n2-beta1", n=2, iwae_k=1)
+    refused(capsys, [path, "--notebook", notebook, "--outdir", book_folder(tmp_path)],
+            f"{path} is not at the report's protocol", "k = 1")
+    assert attempts(2) == []
+
+
+def test_a_second_seed_0_run_under_another_name_is_refused_naming_both(tmp_path, notebook, runs, capsys):
+    """Into a book folder, a configuration has one run per seed: the page already there and a params
+    file, or two params files, are named together before anything runs; the page's own file is no clash."""
+    out = book_folder(tmp_path)
+    page(out, "n2-beta1", config=Config(n=2).to_dict())
+    copy = params_file(tmp_path / "params", "n2-beta1-copy", n=2)
+    refused(capsys, [copy, "--notebook", notebook, "--outdir", out],
+            f"{out / 'n2-beta1.json'} and {copy} are both seed 0 of n = 2, β = 1")
+    first, second = params_file(tmp_path / "a", "x", n=1), params_file(tmp_path / "b", "y", n=1, seed=0)
+    refused(capsys, [first, second, "--notebook", notebook, "--outdir", out],
+            f"{first} and {second} are both seed 0 of n = 1, β = 1")
+    assert attempts(1) == attempts(2) == [] and not (out / "n2-beta1-copy.ipynb").exists()
+    check_seeds(load([params_file(tmp_path / "params", "n2-beta1", n=2)], None), out)
+
+
+def test_a_page_of_another_device_is_not_up_to_date(tmp_path, notebook):
+    """A CPU page is no GPU page of the same params file: `--device cuda` executes it again."""
+    params = params_file(tmp_path, "p", n=1)
+    config, inputs = Config.from_yaml(params), sources(params, notebook)
+    page(tmp_path, "p", config=config.to_dict(), inputs=inputs)
+    assert stale(tmp_path / "p.ipynb", config, inputs) is None
+    assert stale(tmp_path / "p.ipynb", dataclasses.replace(config, device="cuda"), inputs) == "another config"
+
+
+@pytest.mark.parametrize("other_sweep", [False, True], ids=["left by a killed sweep", "another sweep's"])
+def test_an_up_to_date_page_keeps_no_partial_files_beside_it(tmp_path, notebook, runs, capsys, other_sweep):
+    """A sweep killed inside its publication left `.p.partial.*` beside a whole page: the next sweep
+    says the page is up to date and clears them, under the page's lock; those of a sweep that holds
+    the lock (executing the page now) stay."""
+    out = tmp_path / "out"
+    out.mkdir()
+    params = params_file(tmp_path, "p", n=1)
+    page(out, "p", config=Config.from_yaml(params).to_dict(), inputs=sources(params, notebook))
+    partial = [out / f".p.partial.{suffix}" for suffix in ("ipynb", "json", "pt")]
+    for path in partial:
+        path.write_text("half")
+    with open(out / ".p.lock", "a") as lock:
+        if other_sweep:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another open file: as another process
+        assert sweep([params], notebook=notebook, outdir=out) == []
+    assert "up to date: 1 of 1 pages (p)" in capsys.readouterr().out
+    assert [path.exists() for path in partial] == [other_sweep] * 3 and complete(out / "p.ipynb")
+
+
+def test_an_unknown_progress_form_is_named_before_anything_starts(tmp_path, notebook, runs, good, capsys,
+                                                                  monkeypatch):
+    """`VAECORE_PROGRESS=none`: one sentence naming the variable and its values, no cluster, no page."""
+    monkeypatch.setenv("VAECORE_PROGRESS", "none")
+    refused(capsys, [good, "--notebook", notebook, "--outdir", tmp_path / "out"],
+            "VAECORE_PROGRESS must be one of bar, lines, off, got 'none'")
+    assert not (tmp_path / "out").exists() and attempts(2) == []
+
+
+@pytest.mark.parametrize("case", ["no shipped weights", "--retrain"])
+def test_gpu_training_without_a_gpu_is_refused_before_the_cluster_starts(tmp_path, notebook, runs, capsys,
+                                                                         monkeypatch, case):
+    """A cuda configuration that must train (the book ships no weights of it, or --retrain) on a
+    machine without a GPU: one sentence naming its params file, no failed page, no Dask traceback."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = params_file(tmp_path, "p", n=7 if case == "no shipped weights" else 1)
+    retrain = ["--retrain"] if case == "--retrain" else []
+    refused(capsys, [path, "--notebook", notebook, "--outdir", tmp_path / "out", "--device", "cuda", *retrain],
+            f"{path} trains on the GPU", "no GPU", "--device cpu")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs workers without a GPU")
+def test_gpu_training_on_a_scheduler_whose_workers_have_no_gpu_is_refused(tmp_path, notebook, runs, capsys):
+    """Where the scheduler's workers run the pages, it is their GPU that counts: none has one here."""
+    path = params_file(tmp_path, "p", n=7)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, resources={"notebook": 1},
+                      dashboard_address=None) as cluster:
+        err = refused(capsys, [path, "--notebook", notebook, "--outdir", tmp_path / "out", "--device", "cuda",
+                               "--scheduler", cluster.scheduler_address], path)
+    assert f"no worker of the Dask scheduler at {cluster.scheduler_address} sees a GPU" in err
+    assert not list((tmp_path / "out").glob("*.ipynb")) and attempts(7) == []
+
+
+@pytest.mark.slow
+def test_a_scheduler_killed_after_its_worker_finished_the_page_is_one_sentence(tmp_path, notebook, runs):
+    """The page is published, then the scheduler dies before the sweep heard of it: the sweep's next
+    question to the scheduler meets a reset connection; it ends in one sentence naming the page complete."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    background = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    scheduler = subprocess.Popen(["dask", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                  "--dashboard-address", ":0"], **background)
+    worker = subprocess.Popen(["dask", "worker", address, "--nthreads", "1", "--resources", "notebook=1"],
+                              **background)
+    out, path = tmp_path / "out", params_file(tmp_path, "x", n=2)
+    first = subprocess.Popen([sys.executable, "-m", "vaecore.cli", "sweep", str(path), "--notebook", str(notebook),
+                              "--outdir", str(out), "--scheduler", address],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "x.ipynb").exists():
+            assert first.poll() is None and time.monotonic() < deadline, "the page was never published"
+            time.sleep(0.005)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        stdout, stderr = first.communicate(timeout=120)
+    finally:
+        first.kill()
+        for process in (worker, scheduler):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+    assert "Traceback" not in stdout + stderr and "ConnectionResetError" not in stderr, stderr
+    if first.returncode == 0:  # the sweep had its result before the scheduler went
+        assert "done: x" in stdout
+    else:
+        assert first.returncode == 2 and stderr.strip().endswith("before the next sweep"), stderr
+        assert f"vaecore: error: lost the Dask scheduler at {address} mid-sweep, after its workers finished " \
+               f"every page: x complete" in stderr

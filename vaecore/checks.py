@@ -10,8 +10,10 @@ from pathlib import Path
 
 from vaecore.config import Config, params_dir
 from vaecore.errors import SweepError
+from vaecore.experiment import run_dir
 from vaecore.original import departures
 from vaecore.runs import published, read_metrics
+from vaecore.weights import find
 
 Configs = dict[str, tuple[Path, Config, dict]]  # name -> (params file, config, notebook parameters)
 
@@ -101,6 +103,26 @@ def check_seeds(configs: Configs, outdir: Path) -> None:
             raise SweepError(f"{first} and {second} are both seed {slot[2]} of n = {slot[0]}, β = {slot[1]:g} in "
                              f"{outdir}: a configuration has one run per seed there; remove or rename one of them")
         seen[slot] = name
+
+
+def must_train(config: Config, shipped: bool) -> bool:
+    """Whether a page of ``config`` trains, as :func:`vaecore.experiment.run` decides: where shipped
+    weights may not stand in (``shipped`` false), its run folder holds a checkpoint, or the book
+    ships no weights of it; else it evaluates shipped weights, on the CPU."""
+    return not shipped or (run_dir(config) / "checkpoint.pt").exists() or find(config) is None
+
+
+def check_gpu(configs: Configs, training: list[str], scheduler: str | None, gpu: bool) -> None:
+    """Refuse, before any of them runs, the configurations ``training`` on the GPU where ``gpu`` is
+    false: this machine has none (``scheduler`` None: the local cluster's workers are its processes),
+    or no worker of ``scheduler`` has one."""
+    if not training or gpu:
+        return
+    files = [str(configs[name][0]) for name in training]
+    named = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
+    where = f"no worker of the Dask scheduler at {scheduler} sees a GPU" if scheduler else "torch sees no GPU here"
+    raise SweepError(f"{named} trains on the GPU (no shipped weights are evaluated in its stead), but "
+                     f"{where}: sweep it where one is, or with --device cpu into a CPU run's folder")
 
 
 def check_outputs(notebook: Path, outdir: Path, record: Path | None) -> None:

@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "quiet", False):
         os.environ["VAECORE_PROGRESS"] = "lines"  # reaches the kernels of a sweep too
     try:
+        from vaecore.progress import mode
+
+        mode(None)  # a $VAECORE_PROGRESS it does not know is named before anything starts
         return {"train": _train, "sweep": _sweep, "evaluate": _evaluate, "bench": _bench,
                 "explorer": _explorer}[args.command](args)
     except VaecoreError as error:

@@ -14,6 +14,7 @@ from distributed.comm import connect as handshake
 from distributed.comm.addressing import parse_address, parse_host_port
 
 from vaecore.errors import SweepError
+from vaecore.experiment import runs_dir
 
 # A sweep task takes a whole worker: papermill changes its process's working directory and
 # its kernel inherits the process's environment. Workers offer one unit of this resource.
@@ -106,3 +107,18 @@ def connect(scheduler: str | None, workers: int, wait: float = WORKERS_SECONDS) 
         threads = sorted(set(able))
         yield client, {"scheduler": scheduler, "workers": len(able),
                        "threads_per_worker": threads[0] if len(threads) == 1 else threads}
+
+
+def open_cluster(scheduler: str | None, workers: int, wait: float, slurm: dict | None, configs: int,
+               device: str | None):
+    """The client and description of the sweep's cluster: :func:`connect`'s, or with
+    ``slurm`` one Slurm job per configuration, up to ``slurm["max_jobs"]`` (:func:`vaecore.slurm.cluster`)."""
+    if slurm is None:
+        return connect(scheduler, workers, wait)
+    try:
+        from vaecore import slurm as jobs
+    except ImportError:
+        raise SweepError("--slurm needs dask-jobqueue, which is not installed: "
+                         "pip install 'vaecore[sweep]', or sweep without --slurm") from None
+    return jobs.cluster(min(configs, slurm["max_jobs"]), device, wait, runs_dir() / "slurm",
+                        partition=slurm.get("partition"), walltime=slurm.get("walltime"))

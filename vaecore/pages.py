@@ -56,6 +56,26 @@ def complete(page: Path) -> bool:
         return False
 
 
+def partials(page: Path) -> list[Path]:
+    """What a sweep writes beside ``page`` before it publishes it: ``.<name>.partial.{ipynb,json,pt}``."""
+    return [page.with_name(f".{page.stem}.partial.{suffix}") for suffix in ("ipynb", "json", "pt")]
+
+
+def lock_of(page: Path) -> Path:
+    """The lock a sweep holds while it executes or publishes ``page``."""
+    return page.with_name(f".{page.stem}.lock")
+
+
+def clear_partials(page: Path) -> None:
+    """Remove what an interrupted execution or publication of ``page`` left beside it (:func:`partials`),
+    under the page's lock; where another sweep holds it, the partial files are that sweep's and stay."""
+    if not any(path.exists() for path in partials(page)):
+        return
+    with suppress(SweepError), locked(lock_of(page), page):
+        for path in partials(page):
+            path.unlink(missing_ok=True)
+
+
 @contextmanager
 def environ(values: dict[str, str | None]) -> Iterator[None]:
     """``os.environ`` with ``values`` set (``None``: unset) for the block, and as it was after it."""
@@ -125,8 +145,10 @@ def execute(name: str, config: Config, parameters: dict, notebook: Path, outdir:
 def _execute(name: str, config: Config, parameters: dict, notebook: Path, outdir: Path, inputs: dict[str, str]) -> dict:
     page, run = outdir / f"{name}.ipynb", run_dir(config)
     # the run folder needs no lock here: experiment.run holds it while the kernel writes there
-    with locked(outdir / f".{name}.lock", page):
-        partial, failed = outdir / f".{name}.partial.ipynb", outdir / f"{name}.failed.ipynb"
+    with locked(lock_of(page), page):
+        for path in partials(page):  # of an attempt killed before it published (its worker died)
+            path.unlink(missing_ok=True)
+        partial, failed = partials(page)[0], outdir / f"{name}.failed.ipynb"
         start = time.perf_counter()
         try:
             papermill.execute_notebook(str(notebook), str(partial), parameters=parameters,
@@ -155,8 +177,7 @@ def publish(partial: Path, run: Path, page: Path, inputs: dict[str, str] | None 
     Raises:
         SweepError: the copies could not be written.
     """
-    copies = {source: page.with_name(f".{page.stem}.partial.{suffix}")
-              for source, suffix in (("metrics.json", "json"), ("model.pt", "pt"))}
+    copies = dict(zip(("metrics.json", "model.pt"), partials(page)[1:]))
     try:
         metrics = json.loads((run / "metrics.json").read_text()) | {"sources": inputs or {}}
         for source, copy in copies.items():

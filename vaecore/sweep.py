@@ -4,25 +4,28 @@ gathering them as they finish, with progress, failures by name and a timing reco
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
+import math
 import os
 import time
 import uuid
 from pathlib import Path
 
+import torch
 from distributed import Client, as_completed
 
 from vaecore import sources
-from vaecore.cluster import RESOURCE, WORKERS_SECONDS, check_address, connect
-from vaecore.checks import Configs, at_protocol, book_of, check_device, check_outputs, check_seeds, load
-from vaecore.cost import matmul_gflops, run_cost
+from vaecore.cluster import RESOURCE, WORKERS_SECONDS, check_address, open_cluster
+from vaecore.checks import (Configs, at_protocol, book_of, check_device, check_gpu, check_outputs, check_seeds, load,
+                            must_train)
+from vaecore.cost import run_cost
 from vaecore.errors import SweepError
-from vaecore.experiment import run_dir, runs_dir
+from vaecore.experiment import run_dir
 from vaecore.folder import writable, write_atomically
-from vaecore.pages import NotebookFailed, execute, stale
-from vaecore.progress import progress_bar, read_epoch
-from vaecore.provenance import commit, machine
+from vaecore.pages import NotebookFailed, clear_partials, execute, stale
+from vaecore.progress import mode, progress_bar, read_epoch
+from vaecore.provenance import machine
+from vaecore.record import write_record
 from vaecore.train import resolve_device
 
 __all__ = ["SweepError", "Interrupted", "sweep"]
@@ -71,17 +74,27 @@ def lost(scheduler: str | None, plan: Plan, deserted: float | None = None) -> st
     where = f" at {scheduler}" if scheduler else ""
     what = (f"lost the Dask scheduler{where}" if deserted is None
             else f"the Dask scheduler{where} has had no worker for {deserted:g} s")
+    if not left:  # its workers finished every page before it went
+        return (f"{what} mid-sweep, after its workers finished every page: {', '.join(done)} complete; "
+                f"restart the scheduler and its workers before the next sweep")
     return (f"{what} mid-sweep: {', '.join(done) or 'no page'} complete, {', '.join(left)} not; "
             f"restart the scheduler and its workers, then rerun the same command to finish them")
+
+
+def _lost(scheduler: str | None, plan: Plan, deserted: float | None = None) -> SweepError:
+    """The error of a scheduler gone mid-sweep (:func:`lost`), its client's reconnection kept quiet."""
+    logging.getLogger("distributed.client").disabled = True  # its reconnection's traceback
+    return SweepError(lost(scheduler, plan, deserted))
 
 
 @dataclasses.dataclass
 class Plan:
     """What a sweep executes: every configuration it was given, the stale ones to do (longest
-    first), what each page is computed from, and the kernels' environment."""
+    first), those of them that train on the GPU, what each page is computed from, and the kernels' environment."""
 
     configs: Configs
     todo: list[str]
+    gpu: list[str]
     inputs: dict[str, dict[str, str]]
     costs: dict[str, int]
     notebook: Path
@@ -127,7 +140,9 @@ def plan(params: list[Path], notebook: Path, outdir: Path, force: bool = False, 
     environment["VAECORE_SHIPPED"] = "off" if retrain else os.environ.get("VAECORE_SHIPPED", "on")
     # longest first, in the given order among equals: the shortest start last, so the workers end together
     todo = sorted(todo, key=lambda name: -costs[name])
-    return Plan(configs, todo, inputs, costs, notebook.resolve(), outdir.resolve(), environment)
+    shipped = environment["VAECORE_SHIPPED"] != "off"
+    gpu = [name for name in todo if configs[name][1].device == "cuda" and must_train(configs[name][1], shipped)]
+    return Plan(configs, todo, gpu, inputs, costs, notebook.resolve(), outdir.resolve(), environment)
 
 
 def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wait: float) -> Gathered:
@@ -163,15 +178,21 @@ def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wai
                     if hasattr(client.cluster, "check"):  # a vaecore.slurm.Cluster: did Slurm end a job?
                         client.cluster.check({future.key: name for future, name in futures.items()
                                               if future.status == "pending"})
-                    if watch.deserted():
-                        raise SweepError(lost(scheduler, plan, deserted=wait))
+                    try:
+                        deserted = watch.deserted()
+                    except OSError:  # the scheduler closed its connection (CommClosedError) as it went
+                        raise _lost(scheduler, plan) from None
+                    if deserted:
+                        raise _lost(scheduler, plan, deserted=wait)
                     time.sleep(2)
                 if any(future.status == "cancelled" for future in ready) or client.status != "running":
                     # only the scheduler cancels our tasks, as it leaves: its workers went with it
-                    logging.getLogger("distributed.client").disabled = True  # its reconnection's traceback
-                    raise SweepError(lost(scheduler, plan))
+                    raise _lost(scheduler, plan)
                 for future in ready:
-                    _report(bar, futures[future], future, result)
+                    try:
+                        _report(bar, futures[future], future, result)
+                    except OSError:  # gone before its result came back (CommClosedError)
+                        raise _lost(scheduler, plan) from None
                     if order:
                         submit_next()
                 if ready and cluster["scheduler"] == "local":
@@ -180,21 +201,6 @@ def gather(client: Client, cluster: dict, plan: Plan, scheduler: str | None, wai
         client.cancel(list(futures))  # nothing queued starts; a local cluster's workers stop with it
         raise
     return result
-
-
-def on_cluster(scheduler: str | None, workers: int, wait: float, slurm: dict | None, configs: int,
-               device: str | None):
-    """The client and description of the sweep's cluster: :func:`vaecore.cluster.connect`'s, or with
-    ``slurm`` one Slurm job per configuration, up to ``slurm["max_jobs"]`` (:func:`vaecore.slurm.cluster`)."""
-    if slurm is None:
-        return connect(scheduler, workers, wait)
-    try:
-        from vaecore import slurm as jobs
-    except ImportError:
-        raise SweepError("--slurm needs dask-jobqueue, which is not installed: "
-                         "pip install 'vaecore[sweep]', or sweep without --slurm") from None
-    return jobs.cluster(min(configs, slurm["max_jobs"]), device, wait, runs_dir() / "slurm",
-                        partition=slurm.get("partition"), walltime=slurm.get("walltime"))
 
 
 class _Watch:
@@ -231,29 +237,44 @@ def _report(bar, name: str, future, result: Gathered) -> None:
     bar.update()
 
 
-def write_record(record: Path, plan: Plan, cluster: dict, result: Gathered, wall: float, device: str | None) -> None:
-    """The sweep's timing as JSON: wall-clock and per-configuration minutes, the cluster, commit,
-    machine, and the matmul floor of the configurations that finished, written atomically."""
-    timing = {"wall_minutes": wall}
-    flops = sum(plan.costs[name] for name in result.minutes)  # of the configurations that finished, as the wall-clock is
-    if flops:
-        # the least time the same matmuls take on this machine's cores, measured now they are idle
-        ceiling = matmul_gflops(resolve_device(device or "cpu"))
-        floor = flops / ceiling / 1e9 / 60
-        print(f"matmul floor of the {len(result.minutes)} configurations that finished: {floor:.1f} min at "
-              f"{ceiling:.0f} GFLOP/s; the sweep took {wall / floor:.2f} times that")
-        timing |= {"floor_minutes": floor, "wall_over_floor": wall / floor, "matmul_gflops": ceiling, "flops": flops}
-    else:
-        print("no configuration finished: the record has no matmul floor")
-    timing |= {
-        "cluster": cluster["scheduler"], "workers": cluster["workers"],
-        "threads_per_worker": cluster["threads_per_worker"],
-        "configs": plan.todo, "minutes": result.minutes, "failed": sorted(result.failed),
-        "threads_raised": result.raised,
-        # a worker's machine, with its kernels' threads; this one's where none finished
-        "commit": commit(), "machine": result.machines[0] if result.machines else machine(),
-    }
-    write_atomically(record, lambda file: file.write(json.dumps(timing, indent=1).encode()))
+def prepare(params: list[Path], notebook: Path, outdir: Path, workers: int, force: bool, record: Path | None,
+            device: str | None, scheduler: str | None, retrain: bool, wait: float) -> Plan:
+    """Everything a sweep refuses, refused before anything starts (:func:`sweep`'s arguments), and its plan."""
+    if workers < 1 or not 0 < wait < math.inf:  # Dask reads a timeout of 0 as none: an endless wait
+        raise SweepError(f"the sweep needs 1 worker or more and a wait of more than 0 s that ends, "
+                         f"got {workers} and {wait:g}")
+    mode(None)  # a $VAECORE_PROGRESS it does not know, named now rather than once the cluster runs
+    if scheduler is not None:
+        check_address(scheduler)
+    check_outputs(notebook, outdir, record)
+    if record is not None:
+        resolve_device(device or "cpu")  # the record's floor is measured there, once the sweep is done
+    todo = plan(params, notebook, outdir, force, device, retrain)
+    if scheduler is None:  # the local cluster's workers have this machine's GPU, if any
+        check_gpu(todo.configs, todo.gpu, None, torch.cuda.is_available())
+    writable(outdir)
+    for name in todo.configs:  # what a sweep killed mid-publication left; an up-to-date page keeps none
+        if name not in todo.todo:
+            clear_partials(todo.outdir / f"{name}.ipynb")
+    return todo
+
+
+def finish(todo: Plan, cluster: dict, result: Gathered, wall: float, record: Path | None, device: str | None) -> None:
+    """Say what the sweep did in ``wall`` minutes, write its ``record``, and whether the book's explorer lags."""
+    print(f"sweep of {len(todo.todo)} configurations: {wall:.1f} min on {cluster['scheduler']} with "
+          f"{cluster['workers']} worker(s) x {cluster['threads_per_worker']} thread(s)")
+    if result.failed:
+        print(f"{len(result.failed)} of {len(todo.todo)} configurations failed: {', '.join(sorted(result.failed))}")
+    if record is not None:
+        write_record(record, {
+            "wall_minutes": wall, "cluster": cluster["scheduler"], "workers": cluster["workers"],
+            "threads_per_worker": cluster["threads_per_worker"], "configs": todo.todo, "minutes": result.minutes,
+            "failed": sorted(result.failed), "threads_raised": result.raised,
+            # a worker's machine, with its kernels' threads; this one's where none finished
+            "machine": result.machines[0] if result.machines else machine(),
+        }, flops=sum(todo.costs[name] for name in result.minutes), device=device)
+    if result.minutes and book_of(todo.outdir) is not None:
+        _check_explorer()
 
 
 def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, force: bool = False,
@@ -274,7 +295,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         outdir: where ``<name>.ipynb``, ``<name>.json`` and ``<name>.pt`` go.
         workers: worker processes of the local cluster, one configuration at a time each.
         force: execute up-to-date configurations too.
-        record: write the sweep's timing here as JSON (:func:`write_record`); checked before anything starts.
+        record: write the sweep's timing here as JSON (:func:`vaecore.record.write_record`); checked before anything starts.
         device: ``"cpu"`` or ``"cuda"`` for every configuration, instead of its params file's.
         scheduler: address of a running Dask scheduler (``tcp://host:port``) whose workers
             offer the resource ``notebook``.
@@ -293,20 +314,14 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         OutputError: the output folder cannot be created or written (before anything runs).
         Interrupted: on Ctrl-C, after cancelling what had not finished.
     """
-    if workers < 1 or not wait > 0:
-        raise SweepError(f"the sweep needs 1 worker or more and a wait of more than 0 s, got {workers} and {wait:g}")
-    if scheduler is not None:
-        check_address(scheduler)
-    check_outputs(notebook, outdir, record)
-    if record is not None:
-        resolve_device(device or "cpu")  # the record's floor is measured there, once the sweep is done
-    todo = plan(params, notebook, outdir, force, device, retrain)
-    writable(outdir)
+    todo = prepare(params, notebook, outdir, workers, force, record, device, scheduler, retrain, wait)
     if not todo.todo:
         return []
     start = time.perf_counter()
     try:
-        with on_cluster(scheduler, workers, wait, slurm, len(todo.todo), device) as (client, cluster):
+        with open_cluster(scheduler, workers, wait, slurm, len(todo.todo), device) as (client, cluster):
+            if scheduler is not None and todo.gpu:
+                check_gpu(todo.configs, todo.gpu, scheduler, any(client.run(torch.cuda.is_available).values()))
             if "dashboard" in client.scheduler_info()["services"]:
                 print(f"dashboard: {client.dashboard_link}")
             result = gather(client, cluster, todo, scheduler, wait)
@@ -318,15 +333,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         logging.getLogger("distributed.client").disabled = False
         for name in todo.todo:  # a later run of the same config starts with its own threads again
             (run_dir(todo.configs[name][1]) / "threads").unlink(missing_ok=True)
-    wall = (time.perf_counter() - start) / 60
-    print(f"sweep of {len(todo.todo)} configurations: {wall:.1f} min on {cluster['scheduler']} with "
-          f"{cluster['workers']} worker(s) x {cluster['threads_per_worker']} thread(s)")
-    if result.failed:
-        print(f"{len(result.failed)} of {len(todo.todo)} configurations failed: {', '.join(sorted(result.failed))}")
-    if record is not None:
-        write_record(record, todo, cluster, result, wall, device)
-    if result.minutes and book_of(todo.outdir) is not None:
-        _check_explorer()
+    finish(todo, cluster, result, (time.perf_counter() - start) / 60, record, device)
     return result.failed
 
 
