@@ -268,7 +268,8 @@ def finish(todo: Plan, cluster: dict, result: Gathered, wall: float, record: Pat
     if record is not None:
         write_record(record, {
             "wall_minutes": wall, "cluster": cluster["scheduler"], "workers": cluster["workers"],
-            "threads_per_worker": cluster["threads_per_worker"], "configs": todo.todo, "minutes": result.minutes,
+            "threads_per_worker": cluster["threads_per_worker"], "minutes": result.minutes,
+            "configs": [name for name in todo.configs if name in todo.todo],  # as given
             "failed": sorted(result.failed), "threads_raised": result.raised,
             # a worker's machine, with its kernels' threads; this one's where none finished
             "machine": result.machines[0] if result.machines else machine(),
