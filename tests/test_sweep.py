@@ -192,9 +192,9 @@ def test_a_failing_configuration_is_reported_and_the_others_finish(tmp_path, not
     assert timing["machine"]["threads"] == threads
     assert timing["flops"] == run_cost(Config(n=2, device="cuda"))  # good's alone: bad never ran
 
-    assert sweep([good, bad], notebook=notebook, outdir=out, record=record) == ["bad"]
+    assert sweep([good, bad], notebook=notebook, outdir=out, record=record, device="cpu") == ["bad"]
     output = capsys.readouterr().out
-    assert "up to date: good" in output and "up to date: bad" not in output
+    assert "up to date: 1 of 2 pages (good)" in output
     assert "no configuration finished" in output
     timing = json.loads(record.read_text())
     assert timing["failed"] == ["bad"] and timing["minutes"] == {} and "floor_minutes" not in timing
@@ -593,7 +593,7 @@ def test_a_scheduler_killed_mid_sweep_is_named_with_the_pages_complete(tmp_path,
         os.killpg(scheduler.pid, signal.SIGKILL)
         stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 2, stderr
-    assert f"vaecore: error: lost the Dask scheduler at {address} mid-sweep: done complete, slow not" in stderr
+    assert f"vaecore: error: lost the Dask scheduler at {address} mid-sweep: no page complete, slow not" in stderr
     assert "Traceback" not in stdout + stderr and "NoneType" not in stdout
     assert not (tmp_path / "out" / "slow.ipynb").exists()
 
@@ -607,7 +607,7 @@ def test_a_sweep_whose_workers_all_left_ends_after_the_wait(tmp_path, notebook, 
         stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 2, stderr
     assert (f"vaecore: error: the Dask scheduler at {address} has had no worker for 3 s mid-sweep: "
-            f"done complete, slow not") in stderr
+            f"no page complete, slow not") in stderr
     assert "Traceback" not in stdout + stderr
 
 

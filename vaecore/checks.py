@@ -66,8 +66,9 @@ def at_protocol(configs: Configs, outdir: Path) -> Configs:
               f"as the book's pages in {outdir} are: sweep it into a folder outside {book}")
     if off and len(off) == len(configs):
         path, _, _ = next(iter(configs.values()))
-        which = f"{path} is not" if len(off) == 1 else f"none of the {len(off)} params files is"
-        raise SweepError(f"{which} at the report's protocol, as the book's pages in {outdir} are: "
+        which = (f"{path} is not at the report's protocol ({', '.join(next(iter(off.values())))})" if len(off) == 1
+                 else f"none of the {len(off)} params files is at the report's protocol")
+        raise SweepError(f"{which}, as the book's pages in {outdir} are: "
                          f"sweep {'it' if len(off) == 1 else 'them'} into a folder outside {book}")
     return {name: values for name, values in configs.items() if name not in off}
 
