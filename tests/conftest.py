@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -68,3 +69,17 @@ def tiny_config():
 
     return make
 
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Headless Chromium driven by playwright: the system's (playwright's own needs a download);
+    skips without either."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = os.environ.get("VAECORE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("no Chromium found (apt-get install chromium, or set VAECORE_CHROMIUM)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield browser
+        browser.close()

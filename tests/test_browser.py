@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -23,21 +22,11 @@ HTML = Path(os.environ.get("VAECORE_BOOK_HTML", Path(__file__).resolve().parents
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac|\\mathbf")
 
 
-def chromium() -> str | None:
-    return os.environ.get("VAECORE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_browser):
     if not (HTML / "method.html").exists():
         pytest.skip(f"no built book in {HTML} (jupyter-book build book/)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if chromium() is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set VAECORE_CHROMIUM)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        yield browser
-        browser.close()
+    return chromium_browser
 
 
 def open_page(browser, name: str, width: int = 1280, height: int = 900):

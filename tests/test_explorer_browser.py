@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +29,11 @@ TOLERANCE = {2: 1e-4, 1: 1e-4, 64: 2 / 255}  # the exports' own, by latent size
 ELLIPSE = (204, 0, 112)  # the 1σ ellipse's colour in explorer.js
 
 
-def chromium() -> str | None:
-    return os.environ.get("VAECORE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_browser):
     if not (HTML / EXPLORE).exists():
         pytest.skip(f"no {EXPLORE} in {HTML} (jupyter-book build book/)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if chromium() is None:
-        pytest.skip("no Chromium found (apt-get install chromium, or set VAECORE_CHROMIUM)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
-        yield browser
-        browser.close()
+    return chromium_browser
 
 
 class Visit:
