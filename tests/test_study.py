@@ -67,7 +67,7 @@ def seeded(iwae, active=None):
 
 
 def test_best_likelihood_holds_when_the_gap_exceeds_the_seeds_spread():
-    best = study.best_likelihood(seeded({1: [95.9, 96.0, 95.8], 2: [97.2, 97.3, 97.1], 0.5: [99.0]}))
+    best = study.best_likelihood(seeded({1: [95.9, 96.0, 95.8], 2: [97.2, 97.3, 97.1], 0.5: [99.0]}), 64)
     assert (best["beta"], best["seeds"]) == (1, 3) and best["mean"] == pytest.approx(95.9)
     assert best["text"] == f"95.90{PM}0.10"
     assert best["sentence"] == (f"The next best, β{NBSP}={NBSP}2 at 97.20{PM}0.10 over three seeds, is 1.30 nats "
@@ -76,33 +76,33 @@ def test_best_likelihood_holds_when_the_gap_exceeds_the_seeds_spread():
 
 def test_best_likelihood_says_when_the_lead_is_narrow():
     """Between two and four σ the lead holds, narrowly (β = 1 and 1.5 of the book: 2.1σ)."""
-    best = study.best_likelihood(seeded({1: [95.9, 96.0, 95.8], 1.5: [96.2, 96.3, 96.1]}))
+    best = study.best_likelihood(seeded({1: [95.9, 96.0, 95.8], 1.5: [96.2, 96.3, 96.1]}), 64)
     assert best["sentence"].endswith("3.0 times the larger σ of the two: the optimum holds against the seeds, "
                                      "if narrowly.")
 
 
 def test_best_likelihood_says_when_the_seeds_cannot_tell_the_two_apart():
-    best = study.best_likelihood(seeded({1: [95.9, 96.4, 95.4], 1.5: [96.2]}))
+    best = study.best_likelihood(seeded({1: [95.9, 96.4, 95.4], 1.5: [96.2]}), 64)
     assert f"0.30 nats worse, 0.6 times the σ of β{NBSP}={NBSP}1's seeds: within the seeds' noise" in best["sentence"]
     assert best["sentence"].endswith(f"though β{NBSP}={NBSP}1.5 has one seed.")
 
 
 def test_usage_trend_judges_each_rise_of_the_count_against_the_seeds():
     iwae = {0.05: [1.0], 0.1: [1.0, 1.0, 1.0], 0.2: [1.0], 1: [1.0]}
-    noisy = study.usage_trend(seeded(iwae, {0.05: [50], 0.1: [54, 38, 38], 0.2: [55], 1: [20]}))
+    noisy = study.usage_trend(seeded(iwae, {0.05: [50], 0.1: [54, 38, 38], 0.2: [55], 1: [20]}), 64)
     assert noisy.startswith(f"The seeds of one β differ by up to σ{NBSP}={NBSP}9.2 units (β{NBSP}={NBSP}0.1).")
     assert "rises once as β grows, from 43 at β\u00a0=\u00a00.1 to 55 at β\u00a0=\u00a00.2: not by more" in noisy
-    steady = study.usage_trend(seeded(iwae, {0.05: [44], 0.1: [45, 44, 46], 0.2: [60], 1: [20]}))
+    steady = study.usage_trend(seeded(iwae, {0.05: [44], 0.1: [45, 44, 46], 0.2: [60], 1: [20]}), 64)
     assert "rises twice" in steady and steady.endswith(f"one of them by more than 2{NBSP}σ.")
 
 
 def test_collapse_holds_only_when_every_seed_of_the_largest_beta_keeps_fewer_units_than_any_at_beta_1():
     iwae = {1: [1.0, 1.0, 1.0], 20: [1.0, 1.0, 1.0]}
-    held = study.collapse(seeded(iwae, {1: [18, 19, 17], 20: [1, 2, 1]}))
+    held = study.collapse(seeded(iwae, {1: [18, 19, 17], 20: [1, 2, 1]}), 64)
     assert held == (f"At β{NBSP}={NBSP}20 its three seeds keep 1, 2 and 1 of the 64 dimensions, "
                     f"against 18.0{PM}1.0 at β{NBSP}={NBSP}1: the collapse holds in every seed.")
-    assert study.collapse(seeded(iwae, {1: [18, 19, 9], 20: [1, 2, 10]})).endswith("do not show a collapse.")
-    one = study.collapse(seeded({1: [1.0], 20: [1.0]}, {1: [18], 20: [1]}))
+    assert study.collapse(seeded(iwae, {1: [18, 19, 9], 20: [1, 2, 10]}), 64).endswith("do not show a collapse.")
+    one = study.collapse(seeded({1: [1.0], 20: [1.0]}, {1: [18], 20: [1]}), 64)
     assert one.startswith(f"At β{NBSP}={NBSP}20 its one seed keeps 1 of the 64 dimensions, against 18")
     assert one.endswith("the collapse holds on its one seed.")
 
