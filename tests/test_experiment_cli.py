@@ -117,7 +117,7 @@ def test_run_folders_differ_in_epochs():
     config = Config(**{**TINY, "hidden": (64, 64)})
     short, long = run_dir(config), run_dir(dataclasses.replace(config, epochs=300))
     assert short != long and short.parent == long.parent
-    assert long.name == f"mnist-n2-beta1-seed0-{config.fingerprint()}-e300"
+    assert long.name == f"mnist-n2-beta1-seed0-{config.fingerprint()}-e300-cpu"
 
 
 def test_missing_params_file_exits_2(env, capsys):
