@@ -62,13 +62,18 @@ def notebook_code(notebook: Path) -> str:
                        for cell in cells])
 
 
-def sources(params: Path, notebook: Path) -> dict[str, str]:
-    """The SHA-256 of what a page is computed from: ``params``, ``notebook`` and ``code`` (the
+def program(notebook: Path) -> dict[str, str]:
+    """The SHA-256 of what every page of ``notebook`` is computed from: ``notebook`` and ``code`` (the
     package modules the notebook runs, by :func:`code`)."""
     package = Path(vaecore.__file__).parent
     texts = [code((package / f"{name.removeprefix('vaecore.')}.py").read_text()) for name in modules(notebook)]
-    return {"params": digest(params.read_text()), "notebook": digest(notebook_code(notebook)),
-            "code": digest("\n".join(texts))}
+    return {"notebook": digest(notebook_code(notebook)), "code": digest("\n".join(texts))}
+
+
+def sources(params: Path, notebook: Path, shared: dict[str, str] | None = None) -> dict[str, str]:
+    """The SHA-256 of what a page is computed from: ``params`` and the notebook's :func:`program`
+    (``shared``, where already computed for the notebook)."""
+    return {"params": digest(params.read_text())} | (shared or program(notebook))
 
 
 def changed(recorded: dict | None, current: dict[str, str]) -> list[str]:

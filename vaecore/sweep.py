@@ -123,7 +123,8 @@ def plan(params: list[Path], notebook: Path, outdir: Path, force: bool = False, 
     if not notebook.is_file():
         raise SweepError(f"the notebook {notebook} is not a file: give the experiment notebook, "
                          f"book/experiment.ipynb of the repository")
-    inputs = {name: sources.sources(path, notebook) for name, (path, _, _) in configs.items()}
+    shared = sources.program(notebook)  # the same for every page: the notebook and the code it runs
+    inputs = {name: sources.sources(path, notebook, shared) for name, (path, _, _) in configs.items()}
     todo, fresh = [], []
     for name, (_, config, _) in configs.items():
         why = stale(outdir / f"{name}.ipynb", config, inputs[name])
@@ -327,8 +328,8 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                 print(f"dashboard: {client.dashboard_link}")
             result = gather(client, cluster, todo, scheduler, wait)
     except KeyboardInterrupt:
-        raise Interrupted([name for name in todo.todo if not (todo.outdir / f"{name}.ipynb").exists()
-                           or stale(todo.outdir / f"{name}.ipynb", todo.configs[name][1], todo.inputs[name])],
+        raise Interrupted([name for name in todo.todo
+                           if stale(todo.outdir / f"{name}.ipynb", todo.configs[name][1], todo.inputs[name])],
                           local=scheduler is None) from None
     finally:
         logging.getLogger("distributed.client").disabled = False

@@ -98,9 +98,10 @@ def comparisons(runs: dict[str, dict]) -> list[Comparison]:
         for kind, count, total in rows:
             diff = total - report
             if stats:
-                sd, t, p, half = t_test(diff, noise(stats), degrees_of_freedom(stats), count)
-                found.append(Comparison(name, n, beta, kind, count, diff, sd, degrees_of_freedom(stats), t, p,
-                                        None, diff - half, diff + half, False))
+                df = degrees_of_freedom(stats)
+                sd, t, p, half = t_test(diff, noise(stats), df, count)
+                found.append(Comparison(name, n, beta, kind, count, diff, sd, df, t, p, None, diff - half,
+                                        diff + half, False))
             else:
                 found.append(Comparison(name, n, beta, kind, count, diff, *[None] * 7, False))
     for kind in ("seed 0", "mean"):
@@ -269,12 +270,12 @@ def draws(runs: dict[str, dict]) -> str:
     """How much the draws of z in an evaluation move a Table 1 objective, in a sentence: the range of
     the draws' part of :func:`vaecore.runs.noise` over the configurations with seeds, and the largest
     beside its seeds' spread."""
-    by = {k: draw_sd(stats) for k, stats in seed_spread(runs).items()
-          if k in ORIGINAL_TABLE1 and draw_sd(stats) is not None}
+    spread = seed_spread(runs)
+    by = {k: draw_sd(stats) for k, stats in spread.items() if k in ORIGINAL_TABLE1 and draw_sd(stats) is not None}
     if not by:
         return ""
     top = max(by, key=by.get)
-    seeds_sd = seed_spread(runs)[top]["test_total"][1]
+    seeds_sd = spread[top]["test_total"][1]
     than = "more than" if by[top] > seeds_sd else "less than"
     return (f"The draws of z in an evaluation alone move a total by {min(by.values()):.2f} to {by[top]:.2f} nats "
             f"(a standard deviation over repeated draws), the most at {configuration(*top)}: {than} its seeds' "
