@@ -23,10 +23,10 @@ RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac|\\mathbf")
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_browser):
+def browser(request):
     if not (HTML / "method.html").exists():
         pytest.skip(f"no built book in {HTML} (jupyter-book build book/)")
-    return chromium_browser
+    return request.getfixturevalue("chromium_browser")  # Chromium starts only for a built book
 
 
 def open_page(browser, name: str, width: int = 1280, height: int = 900):

@@ -30,10 +30,10 @@ ELLIPSE = (204, 0, 112)  # the 1σ ellipse's colour in explorer.js
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_browser):
+def browser(request):
     if not (HTML / EXPLORE).exists():
         pytest.skip(f"no {EXPLORE} in {HTML} (jupyter-book build book/)")
-    return chromium_browser
+    return request.getfixturevalue("chromium_browser")  # Chromium starts only for a built book
 
 
 class Visit:

@@ -5,6 +5,7 @@ import dataclasses
 import errno
 import fcntl
 import hashlib
+import asyncio
 import http.server
 import json
 import os
@@ -510,6 +511,16 @@ def test_an_http_port_given_as_the_scheduler_is_refused_in_bounded_time(tmp_path
     error = capsys.readouterr().err
     assert code == 2 and f"{address} did not answer as a Dask scheduler within 2 s" in error
     assert error.count("\n") == 1 and "Traceback" not in error and not attempts(2)
+
+
+def test_a_scheduler_is_checked_from_a_thread_that_runs_an_event_loop():
+    """As from a Jupyter kernel's cell: the handshake does not need the caller's thread free of a loop."""
+    async def cell(address):
+        cluster_module.answers(address, 10)
+        return "answered"
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        assert in_thread(lambda: asyncio.run(cell(cluster.scheduler_address)), 60) == "answered"
 
 
 def test_a_scheduler_without_workers_is_refused_after_the_wait(tmp_path, notebook, runs, good, capsys):

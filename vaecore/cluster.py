@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import dask
@@ -54,7 +55,9 @@ def answers(scheduler: str, seconds: float) -> None:
         await comm.close()
 
     try:
-        asyncio.run(greet())
+        # on a thread of its own: the caller's may run an event loop (a Jupyter kernel, playwright's)
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, greet()).result()
     except TimeoutError:
         raise SweepError(f"{scheduler} did not answer as a Dask scheduler within {seconds:g} s (is it another "
                          f"service's port, such as the dashboard's? the scheduler's is 8786 by default): "
