@@ -10,6 +10,8 @@ from docutils import nodes
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
 
 import author_year  # noqa: E402
+import floating_tables  # noqa: E402
+import italic_beta  # noqa: E402
 import numbers_per_page  # noqa: E402
 import numbers_right  # noqa: E402
 import scripts_once  # noqa: E402
@@ -30,6 +32,17 @@ def test_numeric_columns_are_flush_right_in_the_pdf():
     assert numbers_right.column_spec(table([[], ["text-right"], ["text-right"], ["text-center"]])) == "TRRC"
     assert numbers_right.column_spec(table([[], ["text-left"]])) is None  # all flush left: Sphinx's own
     assert numbers_right.column_spec(table([[], ["text-right"]], rows=31)) is None  # a longtable: Sphinx's own
+
+
+def test_a_captioned_table_at_the_outer_level_floats_in_the_pdf_and_one_in_a_box_stays():
+    def captioned():
+        return nodes.table("", nodes.title(text="Table 1"), *table([[]]).children)
+
+    outer, boxed, bare = captioned(), captioned(), table([[]])
+    document = nodes.document(None, None)
+    document += nodes.section("", nodes.title(text="Results"), nodes.container("", outer),
+                              nodes.admonition("", boxed), bare)
+    assert floating_tables.floats(outer) and not floating_tables.floats(boxed) and not floating_tables.floats(bare)
 
 
 def test_figures_are_numbered_within_each_page_in_their_order():
@@ -55,3 +68,19 @@ def test_an_inline_script_added_twice_is_kept_once():
     context = {"script_files": [script, other, again]}
     scripts_once.once(None, "page", "page.html", context, None)
     assert context["script_files"] == [script, other]
+
+
+def test_beta_in_prose_and_titles_is_italic_and_code_and_maths_are_left_alone():
+    section = nodes.section("", nodes.title(text="The β study"),
+                            nodes.paragraph("", "", nodes.Text("β = 2 beats β = 1 at n = 2"), nodes.math(text="β"),
+                                            nodes.literal(text="beta=β")),
+                            nodes.literal_block(text="print(β)"))
+    italic_beta.italicise(section)
+    italic_beta.italicise(section)  # again, as glued text is: nothing set twice
+    title, paragraph = section[0], section[1]
+    assert [type(node).__name__ for node in title.children] == ["Text", "emphasis", "Text"]
+    assert title.astext() == "The β study" and paragraph.astext().startswith("β = 2 beats β = 1 at n = 2")
+    assert [node["classes"] for node in section.findall(nodes.emphasis)] == [["beta"]] * 3
+    for kind in (nodes.math, nodes.literal, nodes.literal_block):
+        node = next(section.findall(kind))
+        assert "β" in node.astext() and not list(node.findall(nodes.emphasis))
