@@ -1,11 +1,11 @@
 """The sweep: papermill once per params file on a real Dask cluster; failures, dead workers and Ctrl-C."""
 
+import asyncio
 import contextlib
 import dataclasses
 import errno
 import fcntl
 import hashlib
-import asyncio
 import http.server
 import json
 import os
