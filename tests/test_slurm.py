@@ -27,7 +27,7 @@ import yaml
 pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (pip install -e '.[sweep]')")
 
 from vaecore.cli import main  # noqa: E402
-from vaecore.slurm import ended  # noqa: E402
+from vaecore.slurm import ended, job_directives  # noqa: E402
 
 pytestmark = pytest.mark.slurm
 
@@ -359,6 +359,30 @@ def test_an_unreachable_controller_is_one_sentence(slurm, tmp_path, runs, capsys
     assert code == 2
     assert error.startswith("vaecore: error: cannot reach the Slurm controller to list its partitions "
                             "(slurm_load_partitions: Unable to contact slurm controller")
+
+
+def test_a_gpu_sweep_is_asked_of_slurm_not_of_this_machines_torch(slurm, tmp_path, runs, capsys):
+    """--device cuda from a login node without a GPU: the jobs ask Slurm for one (this one-node Slurm
+    has none to give, and says so), rather than the sweep refusing for want of a GPU here."""
+    code = main(["sweep", str(SMOKE), "--slurm", "--device", "cuda", "--outdir", str(tmp_path / "pages")])
+    error = capsys.readouterr().err
+    assert code == 2 and "torch sees no GPU here" not in error
+    assert error.startswith("vaecore: error: Slurm refuses the sweep's worker job, which asks for ")
+    assert " --gres=gpu:1 in the default partition (" in error and squeue() == []
+
+
+@pytest.mark.parametrize("device, configured, asks", [
+    ("cuda", [], ["--gres=gpu:1"]),
+    ("cuda", ["--gpus=1"], ["--gpus=1"]),  # the site's own way: not asked twice
+    ("cuda", ["--constraint=a100", "--gres=gpu:a100:1"], ["--constraint=a100", "--gres=gpu:a100:1"]),
+    ("cpu", ["--account=lab"], ["--account=lab"]),
+    (None, [], []),
+])
+def test_a_cuda_sweeps_jobs_ask_for_one_gpu_unless_configured_to(device, configured, asks):
+    import dask
+
+    with dask.config.set({"jobqueue.slurm.job-extra-directives": configured}):
+        assert job_directives(device) == asks
 
 
 def test_without_sbatch_the_sweep_says_so(tmp_path, runs, capsys, monkeypatch):

@@ -113,15 +113,15 @@ def must_train(config: Config, shipped: bool) -> bool:
     return not shipped or (run_dir(config) / "checkpoint.pt").exists() or find(config) is None
 
 
-def check_gpu(configs: Configs, training: list[str], scheduler: str | None, gpu: bool) -> None:
+def check_gpu(configs: Configs, training: list[str], workers: str | None, gpu: bool) -> None:
     """Refuse, before any of them runs, the configurations ``training`` on the GPU where ``gpu`` is
-    false: this machine has none (``scheduler`` None: the local cluster's workers are its processes),
-    or no worker of ``scheduler`` has one."""
+    false: this machine has none (``workers`` None: the local cluster's workers are its processes),
+    or none of ``workers`` (e.g. "the Dask scheduler at tcp://…") has one."""
     if not training or gpu:
         return
     files = [str(configs[name][0]) for name in training]
     named = files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} more"
-    where = f"no worker of the Dask scheduler at {scheduler} sees a GPU" if scheduler else "torch sees no GPU here"
+    where = f"no worker of {workers} sees a GPU" if workers else "torch sees no GPU here"
     raise SweepError(f"{named} trains on the GPU (no shipped weights are evaluated in its stead), but "
                      f"{where}: sweep it where one is, or with --device cpu into a CPU run's folder")
 

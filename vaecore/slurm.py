@@ -107,6 +107,15 @@ def dry_run(script: str, asks: str) -> None:
                          f"change the request in jobqueue.yaml or with --partition/--walltime")
 
 
+def job_directives(device: str | None) -> list[str]:
+    """The configured ``#SBATCH`` lines of a worker's job, with :data:`GPU` for a ``"cuda"`` sweep unless
+    they already ask for a GPU their way."""
+    directives = list(configured("job-extra-directives") or [])
+    if device == "cuda" and not any(word in f"{directive} " for directive in directives for word in GPU_WORDS):
+        directives.append(GPU)
+    return directives
+
+
 def job_states(jobs: list[str]) -> dict[str, tuple[str, str]]:
     """Slurm's state and reason of each job it still knows (``squeue -t all``): id -> (state, reason)."""
     if not jobs:
@@ -224,9 +233,7 @@ def cluster(jobs: int, device: str | None, wait: float, logs: Path, partition: s
     check_partition(partition)
     cores, memory = configured("cores") or CORES, configured("memory") or MEMORY
     walltime = walltime or configured("walltime")
-    directives = list(configured("job-extra-directives") or [])
-    if device == "cuda" and not any(word in f"{directive} " for directive in directives for word in GPU_WORDS):
-        directives.append(GPU)
+    directives = job_directives(device)
     asks = (f"{cores} core(s), {memory} and {walltime}{''.join(' ' + directive for directive in directives)} "
             f"in {'partition ' + partition if partition else 'the default partition'}")
     logs = Path(configured("log-directory") or logs)

@@ -239,7 +239,7 @@ def _report(bar, name: str, future, result: Gathered) -> None:
 
 
 def prepare(params: list[Path], notebook: Path, outdir: Path, workers: int, force: bool, record: Path | None,
-            device: str | None, scheduler: str | None, retrain: bool, wait: float) -> Plan:
+            device: str | None, scheduler: str | None, retrain: bool, wait: float, slurm: bool) -> Plan:
     """Everything a sweep refuses, refused before anything starts (:func:`sweep`'s arguments), and its plan."""
     if workers < 1 or not 0 < wait < math.inf:  # Dask reads a timeout of 0 as none: an endless wait
         raise SweepError(f"the sweep needs 1 worker or more and a wait of more than 0 s that ends, "
@@ -251,7 +251,7 @@ def prepare(params: list[Path], notebook: Path, outdir: Path, workers: int, forc
     if record is not None:
         resolve_device(device or "cpu")  # the record's floor is measured there, once the sweep is done
     todo = plan(params, notebook, outdir, force, device, retrain)
-    if scheduler is None:  # the local cluster's workers have this machine's GPU, if any
+    if scheduler is None and not slurm:  # the local cluster's workers have this machine's GPU, if any
         check_gpu(todo.configs, todo.gpu, None, torch.cuda.is_available())
     writable(outdir)
     for name in todo.configs:  # what a sweep killed mid-publication left; an up-to-date page keeps none
@@ -316,14 +316,15 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
         OutputError: the output folder cannot be created or written (before anything runs).
         Interrupted: on Ctrl-C, after cancelling what had not finished.
     """
-    todo = prepare(params, notebook, outdir, workers, force, record, device, scheduler, retrain, wait)
+    todo = prepare(params, notebook, outdir, workers, force, record, device, scheduler, retrain, wait, slurm is not None)
     if not todo.todo:
         return []
     start = time.perf_counter()
     try:
         with open_cluster(scheduler, workers, wait, slurm, len(todo.todo), device) as (client, cluster):
-            if scheduler is not None and todo.gpu:
-                check_gpu(todo.configs, todo.gpu, scheduler, any(client.run(torch.cuda.is_available).values()))
+            if cluster["scheduler"] != "local" and todo.gpu:  # Slurm's jobs or a scheduler's workers
+                workers_are = f"the Dask scheduler at {scheduler}" if scheduler else "the sweep's Slurm jobs"
+                check_gpu(todo.configs, todo.gpu, workers_are, any(client.run(torch.cuda.is_available).values()))
             if "dashboard" in client.scheduler_info()["services"]:
                 print(f"dashboard: {client.dashboard_link}")
             result = gather(client, cluster, todo, scheduler, wait)
