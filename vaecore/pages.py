@@ -8,8 +8,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import BinaryIO
 from pathlib import Path
 
 import papermill
@@ -34,9 +35,9 @@ def stale(page: Path, config: Config, inputs: dict[str, str]) -> str | None:
     """Why ``page`` must be executed again, in words, or None where it is up to date: it is not
     :func:`complete`, was run with another config (the device too), or was computed from other
     sources than ``inputs`` (:func:`vaecore.sources.changed`)."""
-    if not complete(page):
+    metrics = _complete(page)
+    if metrics is None:
         return "no complete page"
-    metrics = json.loads(page.with_suffix(".json").read_text())
     if metrics.get("config") != config.to_dict():
         return "another config"
     if not metrics.get("sources"):
@@ -49,11 +50,18 @@ def stale(page: Path, config: Config, inputs: dict[str, str]) -> str | None:
 def complete(page: Path) -> bool:
     """Whether ``page`` (``<name>.ipynb``) is there with its run's metrics, ``<name>.json``, readable,
     and weights, ``<name>.pt``, whose SHA-256 is the one those metrics record."""
+    return _complete(page) is not None
+
+
+def _complete(page: Path) -> dict | None:
+    """The metrics of ``page`` where it is :func:`complete`, else None."""
     try:
-        recorded = json.loads(page.with_suffix(".json").read_text())["weights_sha256"]
-        return page.is_file() and sha256(page.with_suffix(".pt")) == recorded
+        metrics = json.loads(page.with_suffix(".json").read_text())
+        if page.is_file() and sha256(page.with_suffix(".pt")) == metrics["weights_sha256"]:
+            return metrics
     except (OSError, ValueError, KeyError, TypeError):
-        return False
+        pass
+    return None
 
 
 def partials(page: Path) -> list[Path]:
@@ -165,6 +173,15 @@ def _execute(name: str, config: Config, parameters: dict, notebook: Path, outdir
     return {"seconds": seconds}
 
 
+def _write_durably(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` by calling ``write`` on it open, and have it on the disk before returning: the
+    renames that publish it must not outlive the data on a crash."""
+    with open(path, "wb") as file:
+        write(file)
+        file.flush()
+        os.fsync(file.fileno())
+
+
 def publish(partial: Path, run: Path, page: Path, inputs: dict[str, str] | None = None) -> None:
     """Put the executed ``partial`` page in place as ``page``, with its run's metrics and weights
     beside it (``<name>.json``, ``<name>.pt``): the three are replaced together or not at all.
@@ -177,19 +194,14 @@ def publish(partial: Path, run: Path, page: Path, inputs: dict[str, str] | None 
     Raises:
         SweepError: the copies could not be written.
     """
-    copies = dict(zip(("metrics.json", "model.pt"), partials(page)[1:]))
+    copies = partials(page)[1:]  # the metrics' and the weights'
     try:
         metrics = json.loads((run / "metrics.json").read_text()) | {"sources": inputs or {}}
-        for source, copy in copies.items():
-            with open(run / source, "rb") as original, open(copy, "wb") as file:
-                if source == "metrics.json":
-                    file.write(json.dumps(metrics, indent=1).encode())
-                else:
-                    shutil.copyfileobj(original, file)
-                file.flush()
-                os.fsync(file.fileno())  # the renames must not outlive the data on a crash
+        _write_durably(copies[0], lambda file: file.write(json.dumps(metrics, indent=1).encode()))
+        with open(run / "model.pt", "rb") as weights:
+            _write_durably(copies[1], lambda file: shutil.copyfileobj(weights, file))
     except OSError as error:
-        for path in (*copies.values(), partial):
+        for path in (*copies, partial):
             with suppress(OSError):
                 path.unlink(missing_ok=True)
         where = f": {error.filename}" if error.filename else ""  # the run's file that was not there
@@ -197,6 +209,6 @@ def publish(partial: Path, run: Path, page: Path, inputs: dict[str, str] | None 
                          f"its previous page, metrics and weights are kept: free some space or fix the folder, "
                          f"then run the sweep again") from None
     page.unlink(missing_ok=True)
-    for source, copy in copies.items():
+    for copy in copies:
         os.replace(copy, page.with_suffix(copy.suffix))
     os.replace(partial, page)

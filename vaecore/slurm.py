@@ -64,6 +64,11 @@ def configured(key: str):
     return dask.config.get(f"jobqueue.slurm.{key}", None)
 
 
+def said(done: subprocess.CompletedProcess) -> str:
+    """What a failed Slurm command said: its last line on stderr, else its exit status."""
+    return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+
+
 def slurm_command(arguments: list[str], what: str) -> str:
     """Run a Slurm client command and return its output.
 
@@ -75,8 +80,7 @@ def slurm_command(arguments: list[str], what: str) -> str:
                          f"run the sweep on a Slurm login node, or without --slurm")
     done = subprocess.run(arguments, capture_output=True, text=True, check=False, timeout=120)
     if done.returncode:
-        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise SlurmError(f"cannot reach the Slurm controller to {what} ({said}): check that slurmctld runs "
+        raise SlurmError(f"cannot reach the Slurm controller to {what} ({said(done)}): check that slurmctld runs "
                          f"and that this machine's slurm.conf (or $SLURM_CONF) names it")
     return done.stdout
 
@@ -101,9 +105,8 @@ def dry_run(script: str, asks: str) -> None:
         done = subprocess.run(["sbatch", "--test-only", file.name], capture_output=True, text=True,
                               check=False, timeout=120)
     if done.returncode:
-        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        said = said.removeprefix("sbatch: error: ")
-        raise SlurmError(f"Slurm refuses the sweep's worker job, which asks for {asks} ({said}): "
+        raise SlurmError(f"Slurm refuses the sweep's worker job, which asks for {asks} "
+                         f"({said(done).removeprefix('sbatch: error: ')}): "
                          f"change the request in jobqueue.yaml or with --partition/--walltime")
 
 

@@ -66,11 +66,16 @@ def running(futures: dict, configs: Configs) -> str:
     return ", ".join(shown)
 
 
+def unfinished(plan: Plan) -> list[str]:
+    """The configurations of ``plan`` whose pages are still stale (:func:`vaecore.pages.stale`)."""
+    return [name for name in plan.todo if stale(plan.outdir / f"{name}.ipynb", plan.configs[name][1], plan.inputs[name])]
+
+
 def lost(scheduler: str | None, plan: Plan, deserted: float | None = None) -> str:
     """What to say when the scheduler is gone mid-sweep, or has had no worker for ``deserted`` seconds:
     which pages are complete, which not."""
-    done = [name for name in plan.todo if not stale(plan.outdir / f"{name}.ipynb", plan.configs[name][1], plan.inputs[name])]
-    left = [name for name in plan.todo if name not in done]
+    left = unfinished(plan)
+    done = [name for name in plan.todo if name not in left]
     where = f" at {scheduler}" if scheduler else ""
     what = (f"lost the Dask scheduler{where}" if deserted is None
             else f"the Dask scheduler{where} has had no worker for {deserted:g} s")
@@ -120,9 +125,6 @@ def plan(params: list[Path], notebook: Path, outdir: Path, force: bool = False, 
     configs = at_protocol(load(params, device), outdir)
     check_device(configs, outdir)
     check_seeds(configs, outdir)
-    if not notebook.is_file():
-        raise SweepError(f"the notebook {notebook} is not a file: give the experiment notebook, "
-                         f"book/experiment.ipynb of the repository")
     shared = sources.program(notebook)  # the same for every page: the notebook and the code it runs
     inputs = {name: sources.sources(path, notebook, shared) for name, (path, _, _) in configs.items()}
     todo, fresh = [], []
@@ -329,9 +331,7 @@ def sweep(params: list[Path], notebook: Path, outdir: Path, workers: int = 1, fo
                 print(f"dashboard: {client.dashboard_link}")
             result = gather(client, cluster, todo, scheduler, wait)
     except KeyboardInterrupt:
-        raise Interrupted([name for name in todo.todo
-                           if stale(todo.outdir / f"{name}.ipynb", todo.configs[name][1], todo.inputs[name])],
-                          local=scheduler is None) from None
+        raise Interrupted(unfinished(todo), local=scheduler is None) from None
     finally:
         logging.getLogger("distributed.client").disabled = False
         for name in todo.todo:  # a later run of the same config starts with its own threads again
