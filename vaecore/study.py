@@ -82,8 +82,9 @@ def rate_distortion(runs: dict[str, dict], models: dict[float, VAE] | None = Non
     """
     fig, ax = plt.subplots(figsize=(WIDTH, 5.1))
     points, style = [], styles(runs)
-    large, small = study_sizes(runs)[0], study_sizes(runs)[-1]
-    for n in study_sizes(runs):
+    sizes = list(style)  # largest first
+    large, small = sizes[0], sizes[-1]
+    for n in sizes:
         rows = by_seed(runs, n)
         seeds_rd = [[(runs[name]["test_kl"], runs[name]["test_recon"]) for name in names] for _, names in rows]
         rate, distortion = [[spread([point[i] for point in group])[0] for group in seeds_rd] for i in (0, 1)]
@@ -301,7 +302,8 @@ def collapse(runs: dict[str, dict], n: int) -> str:
 
 def coverage(runs: dict[str, dict]) -> str:
     """Which seeds the study's configurations were trained with: a sentence."""
-    groups = [list(names) for (n, _), names in seeds(runs).items() if n in study_sizes(runs)]
+    sizes = study_sizes(runs)
+    groups = [list(names) for (n, _), names in seeds(runs).items() if n in sizes]
     everywhere = sorted(set.intersection(*(set(group) for group in groups)))
     if len(everywhere) > 1:
         return (f"Every configuration was trained with seeds {listed(everywhere)}, and each claim below is weighed "
