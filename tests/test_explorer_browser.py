@@ -182,6 +182,8 @@ def test_the_ellipse_of_a_picked_digit_is_at_mu_with_the_sigma_of_logvar(visit, 
     small = choose_beta(page, 0.1)  # a small β: the posterior shrinks to a point
     page.wait_for_function(f"() => (document.querySelector('#vx-n2-plane').dataset.ellipse || '').includes('{small}')")
     assert np.prod(json.loads(page.get_attribute("#vx-n2-plane", "data-ellipse"))["sigma"]) < np.prod(sigma) / 5
+    # the reconstruction comes with its decoder, which may load after the encoder: blank until then
+    page.wait_for_selector("#vx-n2-recon[data-model]")
     recon = page.eval_on_selector("#vx-n2-recon", "canvas => canvas.dataset.model")
     assert recon == small
     choose_beta(page, 1)

@@ -208,14 +208,14 @@
   function beta(value) { return "β = " + value; }
 
   // Draws with the model ``name`` when it is loaded and still wanted (``wanted()`` is the name
-  // the part shows now); until then, and if it fails, ``wait`` and ``fail`` blank the part.
-  function withModel(key, wanted, draw, wait, fail, error) {
+  // the part shows now); until then, and if it fails, ``clear`` blanks the part.
+  function withModel(key, wanted, draw, clear, error) {
     if (nets[key]) { error.textContent = ""; return draw(nets[key]); }
-    wait();
+    clear();
     load(key).then(function (net) {
       if (wanted() === key) { error.textContent = ""; draw(net); }
     }, function (problem) {
-      if (wanted() === key) { fail(); error.textContent = problem.message; }
+      if (wanted() === key) { clear(); error.textContent = problem.message; }
     });
   }
 
@@ -388,8 +388,7 @@
       ctx.rect(area.left, area.top, area.size, area.size);
       ctx.clip();
       if (posterior) {
-        var m = toPixel(posterior.mu), unit = area.size / (view.x1 - view.x0);
-        var sigma = posterior.logvar.map(function (v) { return Math.exp(0.5 * v); });
+        var m = toPixel(posterior.mu), unit = area.size / (view.x1 - view.x0), sigma = posterior.sigma;
         ctx.lineWidth = Math.max(2, px / 170);
         [2, 1].forEach(function (k) {
           ctx.strokeStyle = ELLIPSE[k - 1];
@@ -424,8 +423,7 @@
       var name = current();
       readout.textContent = "z = (" + fmt(z[0]) + ", " + fmt(z[1]) + ") · " + beta(data.plane.betas[model]);
       drawOverlay();
-      withModel(name, current, function (net) { show(digit, net, z); },
-                function () { blank(digit); }, function () { blank(digit); }, error);
+      withModel(name, current, function (net) { show(digit, net, z); }, function () { blank(digit); }, error);
     }
 
     function clamp(v, lo, hi) { return Math.min(hi, Math.max(lo, v)); }
@@ -458,8 +456,8 @@
       var key = encodedKey(), name = current();
       withModel(key, encodedKey, function (net) {
         var result = encodeWith(net, pixels);
-        posterior = {model: name, mu: result.mu, logvar: result.logvar};
         var sigma = result.logvar.map(function (v) { return Math.exp(0.5 * v); });
+        posterior = {model: name, mu: result.mu, sigma: sigma};
         posteriorOut.textContent = "μ = (" + fmt(result.mu[0]) + ", " + fmt(result.mu[1]) + "), σ = (" +
                                    fmt(sigma[0]) + ", " + fmt(sigma[1]) + ") · " + beta(data.plane.betas[model]);
         drawOverlay();
@@ -473,9 +471,8 @@
             bce += Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l))) - pixels[i] * l;
           }
           rateOut.textContent = "KL = " + kl.toFixed(2) + " nats; −log p(x | μ) = " + bce.toFixed(2) + " nats";
-        }, function () { blank(recon); rateOut.textContent = ""; }, function () { blank(recon); rateOut.textContent = ""; },
-        encodeError);
-      }, forget, forget, encodeError);
+        }, function () { blank(recon); rateOut.textContent = ""; }, encodeError);
+      }, forget, encodeError);
     }
 
     function forget() {  // no posterior to show until this β's encoder has one
@@ -613,6 +610,7 @@
     var error = document.getElementById("vx-n64-error");
     var strip = document.getElementById("vx-n64-strip");
     var ends = [0, 1], next = 0, seed = 0, codes = draws(seed, space.draws, space.n), edits = {}, shownDims = null;
+    var drawn = {samples: null, film: null};  // what the draws and the film show: a move along t or a slider redraws neither
     var columns = Math.ceil(Math.sqrt(space.draws));
     samples.width = samples.height = columns * (SIDE + 1) - 1;
     film.width = space.steps * (SIDE + 1) - 1;
@@ -667,21 +665,28 @@
     }
 
     function draw(net) {
-      var index = Number(slider.value), ctx = samples.getContext("2d");
-      ctx.fillStyle = "#ccc";
-      ctx.fillRect(0, 0, samples.width, samples.height);
-      codes.forEach(function (code, k) {
-        paint(ctx, forward(net, code), (k % columns) * (SIDE + 1), Math.floor(k / columns) * (SIDE + 1));
-      });
-      samples.setAttribute("data-model", net.name);
-      samples.setAttribute("data-seed", String(seed));
-      var strips = film.getContext("2d");
-      strips.fillStyle = "#ccc";
-      strips.fillRect(0, 0, film.width, film.height);
-      for (var k = 0; k < space.steps; k++) {
-        paint(strips, forward(net, pathCode(index, k / (space.steps - 1))), k * (SIDE + 1), 0);
+      var index = Number(slider.value);
+      if (drawn.samples !== net.name + " " + seed) {
+        var ctx = samples.getContext("2d");
+        ctx.fillStyle = "#ccc";
+        ctx.fillRect(0, 0, samples.width, samples.height);
+        codes.forEach(function (code, k) {
+          paint(ctx, forward(net, code), (k % columns) * (SIDE + 1), Math.floor(k / columns) * (SIDE + 1));
+        });
+        samples.setAttribute("data-model", net.name);
+        samples.setAttribute("data-seed", String(seed));
+        drawn.samples = net.name + " " + seed;
       }
-      film.setAttribute("data-model", net.name);
+      if (drawn.film !== net.name + " " + ends) {
+        var strips = film.getContext("2d");
+        strips.fillStyle = "#ccc";
+        strips.fillRect(0, 0, film.width, film.height);
+        for (var k = 0; k < space.steps; k++) {
+          paint(strips, forward(net, pathCode(index, k / (space.steps - 1))), k * (SIDE + 1), 0);
+        }
+        film.setAttribute("data-model", net.name);
+        drawn.film = net.name + " " + ends;
+      }
       var s = Number(t.value) / 100, code = pathCode(index, s);
       sliders(index, code);
       var moved = Object.keys(edits);
@@ -704,10 +709,7 @@
         [samples, film, digit].forEach(blank);
         dims.innerHTML = "";
         shownDims = null;
-      }, function () {
-        [samples, film, digit].forEach(blank);
-        dims.innerHTML = "";
-        shownDims = null;
+        drawn = {samples: null, film: null};
       }, error);
     }
 
@@ -741,8 +743,7 @@
       var z = [Number(input.value)];
       readout.textContent = "z = " + fmt(z[0]);
       input.setAttribute("aria-valuetext", "z = " + fmt(z[0]));
-      withModel(name, current, function (net) { show(digit, net, z); },
-                function () { blank(digit); }, function () { blank(digit); }, error);
+      withModel(name, current, function (net) { show(digit, net, z); }, function () { blank(digit); }, error);
     }
     input.addEventListener("input", update);
     update();
