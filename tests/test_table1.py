@@ -433,6 +433,15 @@ def test_verdict_sets_a_run_against_the_reports_row_with_the_seeds_spread():
     assert "one seed" in verdict(_run(64, 0.1, 70.0), {})
 
 
+def test_a_verdicts_p_is_written_as_table_1_writes_it():
+    """Two significant digits below 0.1, as in Table 1 and the verdicts: a small p is not "0.00"."""
+    report = ORIGINAL_TABLE1[(2, 1.0)][2]
+    runs = {f"s{seed}": _run(2, 1.0, report + d, seed) for seed, d in enumerate((0.0, 0.1, 0.2))}
+    # one run 1.10 nats off, σ·√2 = 0.14: t = 7.8 on 2 degrees of freedom, p = 1 − t/√(t² + 2) = 0.016
+    box = verdict(_run(2, 1.0, report + 1.1, device="cuda"), runs)
+    assert f"|t|{NBSP}={NBSP}7.8 on 2 degrees of freedom, p{NBSP}={NBSP}0.016." in box
+
+
 def test_verdict_of_a_run_the_report_lacks_points_to_the_beta_table_or_to_its_departures():
     study = {f"{n}-{beta}": _run(n, beta, 100.0) for n in (2, 64) for beta in (0.2, 0.5, 1.0)}  # run at several β
     assert "Its row: n = 64, β = 0.2 in {numref}`tab-beta`" in verdict(_run(64, 0.2, 90.0), study)

@@ -133,7 +133,7 @@ def _link(name: str, n: int, beta: float, pages: str | None) -> str:
 _TERMS = ("test_recon", "test_kl", "test_total", "test_iwae_nll")
 
 
-def _p(value: float | None) -> str:
+def p_value(value: float | None) -> str:
     """A p-value to two significant digits; a dash without one."""
     if value is None:
         return "–"
@@ -159,7 +159,7 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
     tested = any(c.t is not None for c in tests.values())  # columns of t and p only where there is a σ
 
     def row(label: str, cells: list[str], diff: str, test: Comparison | None) -> str:
-        extra = [signed(test.t, 1) if test and test.t is not None else "–", _p(test.p_holm if test else None)]
+        extra = [signed(test.t, 1) if test and test.t is not None else "–", p_value(test.p_holm if test else None)]
         return markdown_row([label, *cells[:3], diff, *(extra if tested else []), *cells[3:]])
 
     lines = [markdown_row(["configuration", "D", "R", "D + βR", "Δ", *(["t", "p"] if tested else []), "IWAE NLL"]),
@@ -180,7 +180,7 @@ def table1(runs: dict[str, dict], pages: str | None = None) -> str:
 def judged(test: Comparison) -> str:
     """A comparison's verdict in words: ``"|t| = 1.8 on 18 degrees of freedom, p = 0.083 (Holm: 0.58):
     within the noise of seeds and draws"``."""
-    p = f"p{NBSP}={NBSP}{_p(test.p)}" + (f" (Holm: {_p(test.p_holm)})" if test.p_holm is not None else "")
+    p = f"p{NBSP}={NBSP}{p_value(test.p)}" + (f" (Holm: {p_value(test.p_holm)})" if test.p_holm is not None else "")
     verdict = "beyond the noise of seeds and draws" if test.differs else "within the noise of seeds and draws"
     return f"|t|{NBSP}={NBSP}{abs(test.t):.1f} on {test.df:.0f} degrees of freedom, {p}: {verdict}"
 
@@ -246,7 +246,7 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
     closest = min(tests, key=lambda c: c.p_holm)
     if beyond:
         rows = ", ".join(f"{configuration(c.n, c.beta)} ({signed(c.diff)} nats, |t|{NBSP}={NBSP}{abs(c.t):.1f}, "
-                         f"Holm p{NBSP}={NBSP}{_p(c.p_holm)})" for c in sorted(beyond, key=lambda c: c.p_holm))
+                         f"Holm p{NBSP}={NBSP}{p_value(c.p_holm)})" for c in sorted(beyond, key=lambda c: c.p_holm))
         which = "the one row" if len(tests) == 1 else f"{number(len(beyond))} of the {number(len(tests))} rows"
         verdict = (f"Tested against the noise of seeds and draws, {which} "
                    f"{'differs' if len(beyond) == 1 else 'differ'} from the report "
@@ -255,7 +255,7 @@ def outcome(runs: dict[str, dict]) -> dict[str, float | int | str]:
         verdict = (f"Tested against the noise of seeds and draws, no row differs from the report at a "
                    f"family-wise error rate of {ALPHA:.0%}; the closest is {configuration(closest.n, closest.beta)}, "
                    f"{signed(closest.diff)} nats, |t|{NBSP}={NBSP}{abs(closest.t):.1f}, Holm p{NBSP}={NBSP}"
-                   f"{_p(closest.p_holm)}")
+                   f"{p_value(closest.p_holm)}")
     sizes = sorted({k[0] for k in spread})
     stds = {n: sorted(noise(stats) for k, stats in spread.items() if k[0] == n) for n in sizes}
     widths = "; ".join(f"n{NBSP}={NBSP}{n}: {values[0]:.2f}" if len(values) == 1 else

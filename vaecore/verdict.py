@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from vaecore.original import ORIGINAL_TABLE1, departures
 from vaecore.runs import key, noise, seed_spread, study_sizes
-from vaecore.table1 import TOLERANCE, degrees_of_freedom, t_test
+from vaecore.table1 import TOLERANCE, degrees_of_freedom, p_value, t_test
 from vaecore.words import NBSP, configuration, counted, difference, plus_minus
 
 
@@ -39,7 +39,7 @@ def box(metrics: dict, runs: dict[str, dict]) -> str:
             body += (f" Over {counted(stats['test_total'][2], 'seed')} and the draws of z in its evaluation, one "
                      f"run's objective has a standard deviation σ{NBSP}={NBSP}{sigma:.2f} nats, so the difference "
                      f"of one run from the report's one has σ·√2{NBSP}={NBSP}{sd:.2f}: "
-                     f"|t|{NBSP}={NBSP}{abs(t):.1f} on {df:.0f} degrees of freedom, p{NBSP}={NBSP}{p:.2f}.")
+                     f"|t|{NBSP}={NBSP}{abs(t):.1f} on {df:.0f} degrees of freedom, p{NBSP}={NBSP}{p_value(p)}.")
         else:
             body += " The configuration was run with one seed, so there is no σ to set Δ against."
         table = "tab-seeds" if config["seed"] != 0 else "tab-table1-gpu" if gpu else "tab-table1"
