@@ -1,20 +1,16 @@
 """The book's own Sphinx extensions (book/_ext), on made-up nodes and entries."""
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from docutils import nodes
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
-
-import author_year  # noqa: E402
-import floating_tables  # noqa: E402
-import italic_beta  # noqa: E402
-import numbers_per_page  # noqa: E402
-import numbers_right  # noqa: E402
-import scripts_once  # noqa: E402
+import author_year
+import floating_tables
+import italic_beta
+import numbers_per_page
+import numbers_right
+import scripts_once
 
 
 def table(classes: list[list[str]], rows: int = 1) -> nodes.table:

@@ -63,8 +63,7 @@ def test_stale_names_a_model_whose_export_or_page_is_not_from_its_weights(copies
     assert "vaecore explorer" in explorer.advice(["n64-beta2"]) and "papermill explore.ipynb" in explorer.advice([])
 
 
-def test_the_book_build_refuses_stale_exports_with_one_sentence(monkeypatch, repo_root):
-    monkeypatch.syspath_prepend(str(repo_root / "book" / "_ext"))
+def test_the_book_build_refuses_stale_exports_with_one_sentence(monkeypatch):
     import explorer_weights
 
     explorer_weights.check(None)  # up to date: nothing to say

@@ -1,9 +1,7 @@
 """Provenance: the commit a result came from, and the hardware in words."""
 
-import importlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,9 +52,7 @@ def test_machine_names_the_slurm_job_it_ran_in_and_nothing_outside_slurm(monkeyp
 def test_a_book_build_is_dirty_where_anything_the_repository_tracks_changed(monkeypatch, tmp_path):
     """A run's stamp looks at the code (vaecore/); a book build's at the whole repository, where a
     changed page or run outside the package makes it +dirty."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
-    build_stamp = importlib.import_module("build_stamp")
-    sys.path.pop(0)
+    import build_stamp
 
     def git(args, cwd=None, **kwargs):
         if args[1] == "rev-parse":
